@@ -1,0 +1,50 @@
+# The two commands of the README: `make demo` and `make test`. Everything else is a helper.
+SHELL := /bin/bash
+PYTHON ?= python3
+AIRFLOW_VERSION ?= 3.3.2
+ifeq ($(AIRFLOW_VERSION),3.3.2)
+VENV ?= .venv
+else
+VENV ?= .venv-$(AIRFLOW_VERSION)
+endif
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+EXTRAS ?= test
+
+.PHONY: help venv lint typecheck unit test demo bench clean
+
+help:
+	@echo "make test   - set up $(VENV) (Airflow $(AIRFLOW_VERSION)), run ruff, mypy and pytest"
+	@echo "make demo   - set up, start the SDRS simulator, run example DAG sdrs_job_sensor with 'airflow dags test'"
+	@echo "make bench  - run the benchmarks (not part of make test)"
+
+$(STAMP): pyproject.toml Makefile
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.10+"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip uv
+	$(BIN)/uv pip install --python $(BIN)/python --quiet -e ".[$(EXTRAS)]" "apache-airflow==$(AIRFLOW_VERSION)"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest -q
+
+test: lint typecheck unit
+
+demo: $(STAMP)
+	$(BIN)/python scripts/demo.py
+
+bench:
+	$(MAKE) venv EXTRAS=test,bench
+	$(BIN)/python benchmarks/triggers.py
+
+clean:
+	rm -rf .venv .venv-* .demo .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,0 +1,101 @@
+"""Mapping SDRS and gateway error responses to the provider's exceptions."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from airflow_provider_sdrs._core.http import HttpResponse
+from airflow_provider_sdrs.exceptions import SdrsApiError, SdrsAuthError, SdrsJobNotFoundError
+
+_ERROR_KEYS = ("error", "badrequest", "itemNotFound", "badRequest", "conflictingRequest", "forbidden")
+_TAG = re.compile(r"<[^>]+>")
+_SPACE = re.compile(r"\s+")
+
+# SDRS codes that say the job does not exist ("Null job"); SDRS sends them with HTTP 500.
+JOB_NOT_FOUND_CODES = frozenset({"SDRS.0408"})
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_MESSAGE = 500
+
+
+@dataclass(frozen=True)
+class ErrorBody:
+    code: str | None
+    message: str
+    request_id: str | None
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _clip(text: str) -> str:
+    text = _SPACE.sub(" ", text).strip()
+    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE] + "..."
+
+
+def parse_error_body(body: bytes, *, fallback: str = "") -> ErrorBody:
+    """Read the code and message out of an error response.
+
+    Understands ``{"error": {"code", "message"}}`` and the same under ``badrequest``/``itemNotFound``
+    and similar keys, the gateway's ``{"error_code", "error_msg"}``, a top-level ``code``/``message``,
+    and plain text or HTML (tags stripped). Never raises.
+    """
+    text = body.decode("utf-8", errors="replace") if body else ""
+    try:
+        document = json.loads(text) if text.strip() else None
+    except ValueError:
+        document = None
+    if isinstance(document, dict):
+        request_id = _text(document.get("request_id"))
+        candidates = [document.get(key) for key in _ERROR_KEYS if isinstance(document.get(key), dict)]
+        candidates.extend(v for v in document.values() if isinstance(v, dict))
+        candidates.append(document)
+        for item in candidates:
+            assert isinstance(item, dict)
+            code = _text(item.get("code")) or _text(item.get("error_code"))
+            message = _text(item.get("message")) or _text(item.get("error_msg")) or _text(item.get("title"))
+            if code or message:
+                return ErrorBody(code=code, message=_clip(message or fallback or "no message"), request_id=request_id)
+        return ErrorBody(code=None, message=_clip(fallback or "unrecognised error body"), request_id=request_id)
+    if text.strip():
+        stripped = _TAG.sub(" ", text) if "<" in text else text
+        return ErrorBody(code=None, message=_clip(stripped) or fallback or "empty body", request_id=None)
+    return ErrorBody(code=None, message=fallback or "empty body", request_id=None)
+
+
+def api_error(
+    response: HttpResponse,
+    *,
+    operation: str,
+    job_id: str | None = None,
+) -> SdrsApiError:
+    """The exception that describes an error response."""
+    parsed = parse_error_body(response.body, fallback=f"HTTP {response.status}")
+    request_id = response.header("x-request-id") or parsed.request_id
+    common = {
+        "status": response.status,
+        "code": parsed.code,
+        "message": parsed.message,
+        "request_id": request_id,
+        "operation": operation,
+    }
+    if job_id is not None and (response.status == 404 or parsed.code in JOB_NOT_FOUND_CODES):
+        return SdrsJobNotFoundError(job_id, **{**common, "message": f"SDRS has no job {job_id} ({parsed.message})"})
+    if response.status in (401, 403):
+        return SdrsAuthError(**common)
+    return SdrsApiError(**common)
+
+
+def is_retryable(error: SdrsApiError) -> bool:
+    """Whether another attempt may succeed: throttling and server-side failures, not "not found"."""
+    if isinstance(error, SdrsJobNotFoundError):
+        return False
+    return error.status in RETRYABLE_STATUSES

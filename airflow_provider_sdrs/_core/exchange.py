@@ -1,0 +1,342 @@
+"""The request/response dialogue with SDRS and IAM, written once for both transports.
+
+An exchange is a generator. It yields *steps* — :class:`Send` a request, :class:`Sleep` before a
+retry, :class:`NeedToken` for an IAM token — and receives each step's result; its return value is the
+decoded JSON body. The hook runs it with a small driver, ``requests`` in a worker or aiohttp on an event
+loop, so signing, URL building, response parsing, error mapping and retry policy cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Union
+from urllib.parse import quote, urlsplit
+
+import pendulum
+
+from airflow_provider_sdrs import __version__
+from airflow_provider_sdrs._core import signing
+from airflow_provider_sdrs._core.errors import api_error, is_retryable
+from airflow_provider_sdrs._core.http import HttpRequest, HttpResponse, TransportFailure
+from airflow_provider_sdrs._core.ids import validate_id
+from airflow_provider_sdrs._core.redact import scrub
+from airflow_provider_sdrs._core.retry import RetryPolicy, parse_retry_after
+from airflow_provider_sdrs._core.settings import SdrsSettings
+from airflow_provider_sdrs.exceptions import (
+    SdrsApiError,
+    SdrsAuthError,
+    SdrsConnectionError,
+    SdrsError,
+)
+
+USER_AGENT = f"airflow-provider-sdrs/{__version__}"
+
+
+@dataclass(frozen=True)
+class IamToken:
+    """An IAM token and what it is good for. The value never appears in ``repr``."""
+
+    value: str = field(repr=False)
+    expires_at: float
+    issued_at: float
+    project_id: str | None
+
+    def usable(self, now: float | None = None) -> bool:
+        """Still valid with a margin: five minutes, or a tenth of its lifetime if that is shorter."""
+        moment = time.time() if now is None else now
+        margin = min(300.0, (self.expires_at - self.issued_at) * 0.1)
+        return moment < self.expires_at - margin
+
+
+@dataclass(frozen=True)
+class Send:
+    request: HttpRequest
+
+
+@dataclass(frozen=True)
+class Sleep:
+    seconds: float
+
+
+@dataclass(frozen=True)
+class NeedToken:
+    """Ask the driver for a usable token; ``stale`` is one the server refused, to be replaced."""
+
+    stale: IamToken | None = None
+
+
+Step = Union[Send, Sleep, NeedToken]
+StepResult = Union[HttpResponse, TransportFailure, IamToken, None]
+Exchange = Generator[Step, Any, Any]
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One SDRS API call.
+
+    :param method: HTTP method.
+    :param path: segments after ``/v1/{project_id}/``; each is validated as a safe id or is a fixed word.
+    :param operation: what the call does, for logs and error messages (``get job 123``).
+    :param query: query parameters.
+    :param body: a JSON-serialisable body.
+    :param idempotent: whether it is safe to send again after it may have reached the server.
+    :param job_id: the job the call reads, so that "no such job" maps to ``SdrsJobNotFoundError``.
+    """
+
+    method: str
+    path: tuple[str, ...]
+    operation: str
+    query: tuple[tuple[str, str], ...] = ()
+    body: Any = None
+    idempotent: bool = True
+    job_id: str | None = None
+
+
+def job_call(job_id: str) -> ApiCall:
+    validate_id(job_id, "job_id")
+    return ApiCall("GET", ("jobs", job_id), f"get job {job_id}", job_id=job_id)
+
+
+def _base_headers(url: str) -> dict[str, str]:
+    return {"Host": urlsplit(url).netloc, "User-Agent": USER_AGENT, "Accept": "application/json"}
+
+
+def _with_query(url: str, query: tuple[tuple[str, str], ...]) -> str:
+    return url + ("?" + signing.canonical_query(query) if query else "")
+
+
+def build_api_request(
+    settings: SdrsSettings,
+    call: ApiCall,
+    *,
+    project_id: str,
+    token: IamToken | None,
+    now: datetime | None = None,
+) -> HttpRequest:
+    """Build and authenticate the request for ``call``."""
+    validate_id(project_id, "project_id")
+    endpoint = urlsplit(settings.endpoint)
+    path = endpoint.path + "/v1/" + "/".join(quote(segment, safe="") for segment in (project_id, *call.path))
+    url = _with_query(f"{endpoint.scheme}://{endpoint.netloc}{path}", call.query)
+    headers = _base_headers(url)
+    body = None
+    if call.body is not None:
+        body = json.dumps(call.body, separators=(",", ":")).encode("utf-8")
+        headers["Content-Type"] = "application/json;charset=UTF-8"
+    if settings.auth_type == "password":
+        if token is None:
+            raise SdrsAuthError(status=None, code=None, message="no IAM token available", operation=call.operation)
+        headers["X-Auth-Token"] = token.value
+        return HttpRequest(call.method, url, headers, body)
+    headers[signing.DATE_HEADER] = signing.sdk_date(now)
+    headers["X-Project-Id"] = project_id
+    if settings.security_token:
+        headers["X-Security-Token"] = settings.security_token
+    signed = {name: value for name, value in headers.items() if name not in ("User-Agent", "Accept")}
+    headers["Authorization"] = signing.authorization(
+        access_key=settings.login,
+        secret_key=settings.secret,
+        method=call.method,
+        path=path,
+        query=call.query,
+        headers=signed,
+        body=body,
+    )
+    return HttpRequest(call.method, url, headers, body)
+
+
+def build_iam_request(settings: SdrsSettings) -> HttpRequest:
+    """The ``POST /v3/auth/tokens`` request for a project-scoped token."""
+    scope: dict[str, Any] = (
+        {"project": {"id": settings.project_id}}
+        if settings.project_id
+        else {"project": {"name": settings.project_name}}
+    )
+    document = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {
+                        "name": settings.login,
+                        "password": settings.secret,
+                        "domain": {"name": settings.domain_name},
+                    }
+                },
+            },
+            "scope": scope,
+        }
+    }
+    url = settings.iam_endpoint.rstrip("/") + "/auth/tokens"
+    headers = _base_headers(url)
+    headers["Content-Type"] = "application/json;charset=UTF-8"
+    return HttpRequest("POST", url, headers, json.dumps(document).encode("utf-8"))
+
+
+def _decode_json(response: HttpResponse, operation: str) -> dict[str, Any]:
+    try:
+        document = json.loads(response.body.decode("utf-8")) if response.body.strip() else None
+    except (ValueError, UnicodeDecodeError):
+        document = None
+    if not isinstance(document, dict):
+        snippet = response.body[:120].decode("utf-8", errors="replace")
+        what = "an empty body" if not response.body.strip() else f"a body that is not a JSON object: {snippet!r}"
+        raise SdrsApiError(
+            status=response.status,
+            code=None,
+            message=f"expected a JSON object, got {what}",
+            request_id=response.header("x-request-id"),
+            operation=operation,
+        )
+    return document
+
+
+def _parse_token(response: HttpResponse, settings: SdrsSettings) -> IamToken:
+    operation = f"IAM token request for user {settings.login!r}"
+    value = response.header("x-subject-token")
+    document = _decode_json(response, operation)
+    token = document.get("token") if isinstance(document.get("token"), dict) else {}
+    assert isinstance(token, dict)
+    if not value:
+        raise SdrsApiError(
+            status=response.status, code=None, message="the response has no X-Subject-Token header",
+            operation=operation,
+        )
+    now = time.time()
+    expires_at = now + 3600.0
+    raw_expiry = token.get("expires_at")
+    if isinstance(raw_expiry, str):
+        try:
+            parsed = pendulum.parse(raw_expiry)
+            if isinstance(parsed, pendulum.DateTime):
+                expires_at = parsed.timestamp()
+        except (ValueError, TypeError, OverflowError):
+            pass
+    project = token.get("project") if isinstance(token.get("project"), dict) else {}
+    assert isinstance(project, dict)
+    project_id = project.get("id") if isinstance(project.get("id"), str) else None
+    return IamToken(value=value, expires_at=expires_at, issued_at=now, project_id=project_id or settings.project_id)
+
+
+class _Attempts:
+    """Retry bookkeeping for one exchange: counts attempts, maps failures, decides on the next try."""
+
+    def __init__(
+        self, policy: RetryPolicy, operation: str, idempotent: bool, log: logging.Logger, secrets: tuple[str, ...]
+    ) -> None:
+        self.policy = policy
+        self.operation = operation
+        self.idempotent = idempotent
+        self.log = log
+        self.secrets = secrets
+        self.number = 0
+
+    def classify(
+        self, result: HttpResponse | TransportFailure, job_id: str | None = None
+    ) -> tuple[SdrsError, bool, float | None]:
+        """The error a failed attempt stands for, whether it may be retried, and any ``Retry-After``."""
+        if isinstance(result, TransportFailure):
+            error = SdrsConnectionError(
+                f"SDRS {self.operation} failed: {result.kind} error ({scrub(result.detail, self.secrets)})",
+                operation=self.operation,
+            )
+            # A request that never reached the server can always be sent again.
+            return error, self.idempotent or not result.reached_server, None
+        api = api_error(result, operation=self.operation, job_id=job_id)
+        retry_after = parse_retry_after(result.header("retry-after")) if result.status in (429, 503) else None
+        # 429 is refused by the gateway before SDRS sees the request, so even a submission may be resent.
+        return api, is_retryable(api) and (self.idempotent or result.status == 429), retry_after
+
+    def next_delay(self, error: SdrsError, retryable: bool, retry_after: float | None = None) -> float | None:
+        """Seconds to wait before the next attempt, or ``None`` when ``error`` is final."""
+        if not retryable or self.number >= self.policy.max_attempts:
+            if self.number > 1 and isinstance(error, (SdrsApiError, SdrsConnectionError)):
+                error.attempts = self.number
+                error.args = (f"{error.args[0]} (after {self.number} attempts)",)
+            return None
+        delay = self.policy.backoff(self.number, retry_after)
+        self.log.warning(
+            "SDRS %s: %s; retrying in %.1f s (attempt %d of %d)",
+            self.operation,
+            _short(error),
+            delay,
+            self.number + 1,
+            self.policy.max_attempts,
+        )
+        return delay
+
+
+def _short(error: SdrsError) -> str:
+    if isinstance(error, SdrsApiError):
+        parts = [f"HTTP {error.status}" if error.status is not None else "bad response"]
+        if error.code:
+            parts.append(error.code)
+        return " ".join(parts) + f" ({error.message[:160]})"
+    return str(error).split(" failed: ", 1)[-1]
+
+
+def api_exchange(settings: SdrsSettings, call: ApiCall, policy: RetryPolicy, log: logging.Logger) -> Exchange:
+    """Run ``call`` with authentication and retries; return the decoded JSON object."""
+    attempts = _Attempts(policy, call.operation, call.idempotent, log, settings.secrets)
+    token: IamToken | None = None
+    refreshed = False
+    while True:
+        attempts.number += 1
+        if settings.auth_type == "password":
+            token = yield NeedToken()
+        project_id = settings.project_id or (token.project_id if token else None)
+        if not project_id:
+            raise SdrsAuthError(
+                status=None,
+                code=None,
+                operation=call.operation,
+                message="the IAM token names no project; set extra.project_id on the connection",
+            )
+        result = yield Send(build_api_request(settings, call, project_id=project_id, token=token))
+        retry_after = None
+        if isinstance(result, HttpResponse) and 200 <= result.status < 300:
+            try:
+                return _decode_json(result, call.operation)
+            except SdrsApiError as malformed:
+                # A proxy or gateway hiccup can garble one answer; a read is safe to repeat.
+                error: SdrsError = malformed
+                retryable = call.idempotent
+        elif isinstance(result, HttpResponse) and result.status == 401 and token is not None and not refreshed:
+            # A token can be revoked or expire early: get a fresh one once and send again.
+            refreshed = True
+            attempts.number -= 1
+            log.info("SDRS %s: IAM token refused (HTTP 401); requesting a new token", call.operation)
+            token = yield NeedToken(stale=token)
+            continue
+        else:
+            error, retryable, retry_after = attempts.classify(result, call.job_id)
+        delay = attempts.next_delay(error, retryable, retry_after)
+        if delay is None:
+            raise error
+        yield Sleep(delay)
+
+
+def iam_exchange(settings: SdrsSettings, policy: RetryPolicy, log: logging.Logger) -> Exchange:
+    """Obtain a project-scoped IAM token; return an :class:`IamToken`."""
+    operation = f"IAM token request for user {settings.login!r} in domain {settings.domain_name!r}"
+    attempts = _Attempts(policy, operation, True, log, settings.secrets)
+    while True:
+        attempts.number += 1
+        result = yield Send(build_iam_request(settings))
+        if isinstance(result, HttpResponse) and 200 <= result.status < 300:
+            return _parse_token(result, settings)
+        error, retryable, retry_after = attempts.classify(result)
+        if isinstance(error, SdrsApiError) and error.status in (400, 401, 403):
+            raise SdrsAuthError(
+                status=error.status, code=error.code, request_id=error.request_id, operation=operation,
+                message=f"IAM refused the credentials: {error.message}",
+            )
+        delay = attempts.next_delay(error, retryable, retry_after)
+        if delay is None:
+            raise error
+        yield Sleep(delay)

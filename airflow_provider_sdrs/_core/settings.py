@@ -1,0 +1,313 @@
+"""Reading and validating an ``sdrs`` Airflow connection."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from airflow_provider_sdrs.exceptions import SdrsConfigError
+
+AuthType = Literal["aksk", "password"]
+
+AUTH_TYPES: tuple[str, ...] = ("aksk", "password")
+DEFAULT_REGION = "eu-de"
+DEFAULT_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class CloudProfile:
+    """Where a cloud serves SDRS, IAM and its web console."""
+
+    sdrs: str
+    iam: str
+    console: str
+
+
+CLOUDS: dict[str, CloudProfile] = {
+    "otc": CloudProfile(
+        sdrs="https://sdrs.{region}.otc.t-systems.com",
+        iam="https://iam.{region}.otc.t-systems.com/v3",
+        console="https://console.otc.t-systems.com",
+    ),
+    "huaweicloud": CloudProfile(
+        sdrs="https://sdrs.{region}.myhuaweicloud.com",
+        iam="https://iam.{region}.myhuaweicloud.com/v3",
+        console="https://console-intl.huaweicloud.com",
+    ),
+}
+
+_REGION = re.compile(r"[a-z]{2}(-[a-z0-9]+){1,3}", re.ASCII)
+_PROJECT_ID = re.compile(r"[A-Za-z0-9-]{1,64}", re.ASCII)
+_KNOWN_EXTRAS = frozenset(
+    {
+        "auth_type",
+        "region",
+        "cloud",
+        "project_id",
+        "project_name",
+        "domain_name",
+        "security_token",
+        "iam_endpoint",
+        "verify",
+        "timeout",
+        "proxy",
+        "console_url",
+    }
+)
+
+
+def _strip_prefix(extra: Mapping[str, Any]) -> dict[str, Any]:
+    """Accept both ``region`` and the older form-field style ``extra__sdrs__region``."""
+    cleaned: dict[str, Any] = {}
+    for key, value in extra.items():
+        name = key[len("extra__sdrs__") :] if key.startswith("extra__sdrs__") else key
+        if value is None or (isinstance(value, str) and value.strip() == ""):
+            continue
+        cleaned[name] = value
+    return cleaned
+
+
+def _as_text(extra: Mapping[str, Any], key: str, conn_id: str) -> str | None:
+    value = extra.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise SdrsConfigError(f"extra.{key}", f"must be a string, got {type(value).__name__}", conn_id=conn_id)
+    return value.strip()
+
+
+def _endpoint(value: str, field_name: str, conn_id: str, *, port: int | None = None) -> str:
+    text = value.strip()
+    if "://" not in text:
+        text = "https://" + text
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SdrsConfigError(
+            field_name, f"must be an http(s) URL such as https://sdrs.eu-de.otc.t-systems.com, got {value!r}",
+            conn_id=conn_id,
+        )
+    if parts.username or parts.password:
+        raise SdrsConfigError(field_name, "must not contain user credentials", conn_id=conn_id)
+    if parts.query or parts.fragment:
+        raise SdrsConfigError(field_name, "must not contain a query or fragment", conn_id=conn_id)
+    netloc = parts.netloc
+    if port is not None and parts.port is None:
+        netloc = f"{netloc}:{port}"
+    return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
+
+
+def _verify(value: Any, conn_id: str) -> bool | str:
+    if value is None:
+        return True
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("true", "yes", "1", "on"):
+            return True
+        if lowered in ("false", "no", "0", "off"):
+            return False
+        if not os.path.exists(value):
+            raise SdrsConfigError(
+                "extra.verify", f"must be true, false or the path of a CA bundle; no file at {value!r}",
+                conn_id=conn_id,
+            )
+        return value
+    raise SdrsConfigError("extra.verify", f"must be a boolean or a path, got {type(value).__name__}", conn_id=conn_id)
+
+
+def _timeout(value: Any, conn_id: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise SdrsConfigError("extra.timeout", "must be a number of seconds, got a boolean", conn_id=conn_id)
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise SdrsConfigError("extra.timeout", f"must be a number of seconds, got {value!r}", conn_id=conn_id) from None
+    if not 0 < seconds <= 600:
+        raise SdrsConfigError("extra.timeout", f"must be between 0 and 600 seconds, got {value!r}", conn_id=conn_id)
+    return seconds
+
+
+@dataclass(frozen=True)
+class SdrsSettings:
+    """Everything the provider needs from an ``sdrs`` connection, validated.
+
+    Secrets are excluded from ``repr`` so that the settings can be logged safely.
+    """
+
+    conn_id: str
+    auth_type: AuthType
+    cloud: str
+    region: str
+    endpoint: str
+    iam_endpoint: str
+    console_url: str
+    login: str
+    secret: str = field(repr=False)
+    project_id: str | None = None
+    project_name: str | None = None
+    domain_name: str | None = None
+    security_token: str | None = field(default=None, repr=False)
+    verify: bool | str = True
+    timeout: float = DEFAULT_TIMEOUT
+    proxy: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_connection(cls, conn: Any, *, timeout: float | None = None) -> SdrsSettings:
+        """Read an Airflow ``Connection`` (or anything with its attributes).
+
+        :param conn: the connection.
+        :param timeout: a timeout that overrides the connection's ``extra.timeout``.
+        :raises SdrsConfigError: a field is missing or unusable; the message names it.
+        """
+        conn_id = str(getattr(conn, "conn_id", None) or "sdrs_default")
+        raw_extra = getattr(conn, "extra_dejson", None)
+        if raw_extra is None:
+            raw_extra = getattr(conn, "extra", None) or {}
+        if isinstance(raw_extra, str):
+            try:
+                raw_extra = json.loads(raw_extra) if raw_extra.strip() else {}
+            except ValueError:
+                raise SdrsConfigError("extra", "is not valid JSON", conn_id=conn_id) from None
+        if not isinstance(raw_extra, Mapping):
+            raise SdrsConfigError("extra", "must be a JSON object", conn_id=conn_id)
+        return cls.from_fields(
+            conn_id=conn_id,
+            host=getattr(conn, "host", None),
+            port=getattr(conn, "port", None),
+            login=getattr(conn, "login", None),
+            password=getattr(conn, "password", None),
+            extra=raw_extra,
+            timeout=timeout,
+        )
+
+    @classmethod
+    def from_fields(
+        cls,
+        *,
+        conn_id: str,
+        host: str | None,
+        port: int | None,
+        login: str | None,
+        password: str | None,
+        extra: Mapping[str, Any],
+        timeout: float | None = None,
+    ) -> SdrsSettings:
+        extra = _strip_prefix(extra)
+        auth_type = (_as_text(extra, "auth_type", conn_id) or "aksk").lower()
+        if auth_type not in AUTH_TYPES:
+            raise SdrsConfigError(
+                "extra.auth_type", f"must be one of {', '.join(AUTH_TYPES)}, got {auth_type!r}", conn_id=conn_id
+            )
+        cloud = (_as_text(extra, "cloud", conn_id) or "otc").lower()
+        if cloud not in CLOUDS:
+            raise SdrsConfigError(
+                "extra.cloud", f"must be one of {', '.join(sorted(CLOUDS))}, got {cloud!r}", conn_id=conn_id
+            )
+        region = _as_text(extra, "region", conn_id) or DEFAULT_REGION
+        if not _REGION.fullmatch(region):
+            raise SdrsConfigError(
+                "extra.region", f"must be a region name such as eu-de or ap-southeast-1, got {region!r}",
+                conn_id=conn_id,
+            )
+        profile = CLOUDS[cloud]
+
+        login_text = (login or "").strip()
+        secret = password or ""
+        login_label = "login (access key)" if auth_type == "aksk" else "login (IAM user name)"
+        secret_label = "password (secret key)" if auth_type == "aksk" else "password (IAM password)"
+        if not login_text:
+            raise SdrsConfigError(login_label, f"is required for auth_type {auth_type}", conn_id=conn_id)
+        if not secret:
+            raise SdrsConfigError(secret_label, f"is required for auth_type {auth_type}", conn_id=conn_id)
+
+        project_id = _as_text(extra, "project_id", conn_id)
+        if project_id is not None and not _PROJECT_ID.fullmatch(project_id):
+            raise SdrsConfigError(
+                "extra.project_id", "must be 1-64 letters, digits or '-' (a 32-character hex id)", conn_id=conn_id
+            )
+        domain_name = _as_text(extra, "domain_name", conn_id)
+        project_name = _as_text(extra, "project_name", conn_id)
+        security_token = _as_text(extra, "security_token", conn_id)
+        if auth_type == "aksk":
+            if not project_id:
+                raise SdrsConfigError("extra.project_id", "is required for auth_type aksk", conn_id=conn_id)
+        else:
+            if not domain_name:
+                raise SdrsConfigError(
+                    "extra.domain_name", "(the IAM account name) is required for auth_type password",
+                    conn_id=conn_id,
+                )
+            if security_token:
+                raise SdrsConfigError(
+                    "extra.security_token", "only applies to auth_type aksk (temporary access keys)",
+                    conn_id=conn_id,
+                )
+            if not project_id and not project_name:
+                project_name = region
+
+        endpoint = (
+            _endpoint(host, "host", conn_id, port=port)
+            if host and host.strip()
+            else profile.sdrs.format(region=region)
+        )
+        iam_text = _as_text(extra, "iam_endpoint", conn_id)
+        iam_endpoint = (
+            _endpoint(iam_text, "extra.iam_endpoint", conn_id) if iam_text else profile.iam.format(region=region)
+        )
+        console_text = _as_text(extra, "console_url", conn_id)
+        console_url = _endpoint(console_text, "extra.console_url", conn_id) if console_text else profile.console
+        proxy = _as_text(extra, "proxy", conn_id)
+        if proxy and urlsplit(proxy if "://" in proxy else "http://" + proxy).scheme not in ("http", "https"):
+            raise SdrsConfigError("extra.proxy", "must be an http(s) proxy URL", conn_id=conn_id)
+        effective_timeout = timeout if timeout is not None else _timeout(extra.get("timeout"), conn_id)
+        return cls(
+            conn_id=conn_id,
+            auth_type=auth_type,  # type: ignore[arg-type]
+            cloud=cloud,
+            region=region,
+            endpoint=endpoint,
+            iam_endpoint=iam_endpoint,
+            console_url=console_url,
+            login=login_text,
+            secret=secret,
+            project_id=project_id,
+            project_name=project_name,
+            domain_name=domain_name,
+            security_token=security_token,
+            verify=_verify(extra.get("verify"), conn_id),
+            timeout=effective_timeout if effective_timeout is not None else DEFAULT_TIMEOUT,
+            proxy=proxy,
+        )
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret value of the connection, to register with the secret masker."""
+        values = [self.secret, self.security_token or "", self.proxy or ""]
+        return tuple(v for v in values if v)
+
+    @property
+    def token_key(self) -> tuple[str, ...]:
+        """Identifies the credentials an IAM token was issued for, without holding the password."""
+        digest = hashlib.sha256(self.secret.encode("utf-8")).hexdigest()
+        return (
+            self.iam_endpoint,
+            self.domain_name or "",
+            self.login,
+            digest,
+            self.project_id or "",
+            self.project_name or "",
+        )
+
+
+def unknown_extra_keys(extra: Mapping[str, Any]) -> list[str]:
+    """Extra keys the provider does not read; reported as a warning, since they may be typos."""
+    return sorted(set(_strip_prefix(extra)) - _KNOWN_EXTRAS)

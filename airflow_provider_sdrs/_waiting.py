@@ -1,0 +1,152 @@
+"""What waiting on a job means, shared by the sensor (poke and reschedule), the trigger and operators.
+
+Keeping this in one place is what makes a job end the same way in every mode.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from airflow.providers.common.compat.sdk import AirflowFailException
+
+from airflow_provider_sdrs.exceptions import SdrsError, SdrsJobFailedError
+from airflow_provider_sdrs.models import SdrsJob, SdrsJobStatus
+
+EventStatus = Literal["success", "failed", "timeout", "error"]
+EVENT_STATUSES: tuple[str, ...] = ("success", "failed", "timeout", "error")
+
+DEFAULT_NOT_FOUND_GRACE = 60.0
+
+
+class SdrsPollError(SdrsError):
+    """The job could not be polled (SDRS unreachable, refusing, or answering garbage).
+
+    This is not a verdict on the job, which may well still be running: the task fails with a
+    retryable error, and a retry resumes the wait.
+    """
+
+
+class SdrsJobUnknownError(SdrsError, AirflowFailException):
+    """SDRS still did not know the job after the grace period: a wrong id or project. Not retried."""
+
+
+class SdrsWaitTimeout(SdrsError):
+    """Raised internally when the wait's deadline passed; sensors turn it into ``AirflowSensorTimeout``."""
+
+
+def _elapsed(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    minutes, secs = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m{secs:02d}s"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
+@dataclass
+class JobWatch:
+    """Follows one job across polls: logs each status change once, tracks the not-found grace.
+
+    :param job_id: the job.
+    :param started_at: wall-clock epoch seconds when the wait began.
+    :param not_found_grace: seconds during which "no such job" is taken as "not visible yet".
+    """
+
+    job_id: str
+    started_at: float = field(default_factory=time.time)
+    not_found_grace: float = DEFAULT_NOT_FOUND_GRACE
+    last_status: str | None = None
+    polls: int = 0
+    missing_noted: bool = False
+
+    def elapsed(self) -> str:
+        return _elapsed(time.time() - self.started_at)
+
+    def observe(self, job: SdrsJob, log: logging.Logger) -> None:
+        """Log the job's status at INFO when it changed since the last poll, else at DEBUG."""
+        self.polls += 1
+        status = job.describe_status()
+        kind = f" ({job.job_type})" if job.job_type else ""
+        if status != self.last_status:
+            log.info("SDRS job %s%s is %s after %s", job.job_id, kind, status, self.elapsed())
+            if job.is_terminal and job.sub_jobs:
+                for sub in job.sub_jobs:
+                    log.info(
+                        "  sub-job %s (%s): %s%s",
+                        sub.job_id, sub.job_type or "?", sub.describe_status(),
+                        f" {sub.error_code}: {sub.fail_reason}" if sub.error_code or sub.fail_reason else "",
+                    )
+            self.last_status = status
+        else:
+            log.debug("SDRS job %s still %s after %s", job.job_id, status, self.elapsed())
+
+    def note_missing(self, log: logging.Logger) -> None:
+        """Log once at INFO that SDRS does not show the job yet; later polls at DEBUG."""
+        level = logging.DEBUG if self.missing_noted else logging.INFO
+        log.log(level, "SDRS job %s is not visible yet after %s; waiting", self.job_id, self.elapsed())
+        self.missing_noted = True
+
+    def within_not_found_grace(self) -> bool:
+        return time.time() - self.started_at < self.not_found_grace
+
+
+def event(
+    status: EventStatus, job_id: str, message: str, job: SdrsJob | None = None, *, reason: str | None = None
+) -> dict[str, Any]:
+    """The payload of the one event a trigger fires.
+
+    :param reason: for ``error`` events, ``not_found`` when the job stayed unknown past the grace period.
+    """
+    payload: dict[str, Any] = {"status": status, "job_id": job_id, "message": message}
+    payload["job"] = job.to_dict() if job else None
+    if reason:
+        payload["reason"] = reason
+    return payload
+
+
+def job_unknown(job_id: str, error: Exception, watch: JobWatch) -> str:
+    return f"{error}; still unknown after {watch.elapsed()} - check the job id and the connection's project"
+
+
+def terminal_event(job: SdrsJob) -> dict[str, Any]:
+    if job.status is SdrsJobStatus.SUCCESS:
+        duration = f" in {_elapsed(job.duration)}" if job.duration is not None else ""
+        return event("success", job.job_id, f"SDRS job {job.job_id} succeeded{duration}", job)
+    return event("failed", job.job_id, job.failure_summary(), job)
+
+
+def finish(job: SdrsJob) -> dict[str, Any]:
+    """The task result for a job that ended: its dict on success; raises on failure."""
+    if job.status is SdrsJobStatus.FAIL:
+        raise SdrsJobFailedError(job)
+    return job.to_dict()
+
+
+def result_from_event(payload: dict[str, Any] | None) -> dict[str, Any]:
+    """Turn a trigger event into the task's result, or the exception poke mode would have raised.
+
+    :raises SdrsJobFailedError: the job failed (not retried).
+    :raises SdrsWaitTimeout: the deadline passed.
+    :raises SdrsJobUnknownError: the job stayed unknown past the grace period (not retried).
+    :raises SdrsPollError: the job could not be polled (retryable).
+    """
+    if not isinstance(payload, dict) or payload.get("status") not in EVENT_STATUSES:
+        raise SdrsPollError(f"the SDRS trigger sent an unreadable event: {payload!r}"[:500])
+    status = payload["status"]
+    message = str(payload.get("message") or "")
+    job_id = str(payload.get("job_id") or "")
+    job = SdrsJob.from_api(payload["job"], job_id=job_id) if isinstance(payload.get("job"), dict) else None
+    if status == "success" and job is not None:
+        return finish(job)
+    if status == "failed" and job is not None:
+        raise SdrsJobFailedError(job)
+    if status == "timeout":
+        raise SdrsWaitTimeout(message or f"timed out waiting for SDRS job {job_id}")
+    if payload.get("reason") == "not_found":
+        raise SdrsJobUnknownError(message or f"SDRS has no job {job_id}")
+    raise SdrsPollError(message or f"could not poll SDRS job {job_id}")

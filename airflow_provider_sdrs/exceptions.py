@@ -1,0 +1,130 @@
+"""Exceptions raised by the SDRS provider.
+
+Every error the provider raises derives from :class:`SdrsError`. The subclasses tell apart what a
+caller must handle differently:
+
+* :class:`SdrsConfigError` and :class:`SdrsValidationError`: the connection or an argument is wrong;
+  raised before any request is sent.
+* :class:`SdrsApiError` (and :class:`SdrsAuthError`, :class:`SdrsJobNotFoundError`): SDRS or its
+  gateway answered with an error, or with something that is not the documented JSON.
+* :class:`SdrsConnectionError`: SDRS could not be reached (refused, reset, timed out).
+* :class:`SdrsJobFailedError`: the request worked and the *job* ended in ``FAIL``. It belongs to
+  Airflow's ``AirflowFailException`` family, so a task that raises it is not retried.
+
+Messages never contain credentials.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from airflow.providers.common.compat.sdk import AirflowFailException
+
+if TYPE_CHECKING:
+    from airflow_provider_sdrs.models import SdrsJob
+
+
+class SdrsError(Exception):
+    """Base class of every error raised by the SDRS provider."""
+
+
+class SdrsConfigError(SdrsError, ValueError):
+    """The Airflow connection is missing a field or has a value SDRS cannot use.
+
+    :param field: the connection field or extra key at fault, e.g. ``extra.region``.
+    """
+
+    def __init__(self, field: str, problem: str, *, conn_id: str | None = None) -> None:
+        self.field = field
+        self.conn_id = conn_id
+        where = f"connection '{conn_id}'" if conn_id else "SDRS connection"
+        super().__init__(f"{where}: field '{field}' {problem}")
+
+
+class SdrsValidationError(SdrsError, ValueError):
+    """An argument (such as a job id) is not acceptable; nothing was sent."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        super().__init__(f"{field} {problem}")
+
+
+class SdrsConnectionError(SdrsError):
+    """SDRS could not be reached, after the retries the hook allows.
+
+    This says nothing about the state of the job: it is a failed *poll*, never a failed job.
+    """
+
+    def __init__(self, message: str, *, operation: str = "", attempts: int = 1) -> None:
+        self.operation = operation
+        self.attempts = attempts
+        super().__init__(message)
+
+
+class SdrsApiError(SdrsError):
+    """SDRS (or the API gateway in front of it) answered with an error.
+
+    :param status: the HTTP status code.
+    :param code: the SDRS error code, such as ``SDRS.1902``, when the body carried one.
+    :param message: the error text from the body.
+    :param request_id: the gateway's request id, to quote to the cloud's support.
+    :param operation: what was being done, e.g. ``get job 0000000062db92d70162db9d200f000a``.
+    """
+
+    def __init__(
+        self,
+        *,
+        status: int | None,
+        code: str | None,
+        message: str,
+        request_id: str | None = None,
+        operation: str = "",
+        attempts: int = 1,
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+        self.operation = operation
+        self.attempts = attempts
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        parts = [f"SDRS {self.operation} failed" if self.operation else "SDRS request failed"]
+        detail = []
+        if self.status is not None:
+            detail.append(f"HTTP {self.status}")
+        if self.code:
+            detail.append(f"code {self.code}")
+        if detail:
+            parts.append(f"({', '.join(detail)})")
+        text = " ".join(parts) + f": {self.message}"
+        if self.request_id:
+            text += f" [request id {self.request_id}]"
+        return text
+
+
+class SdrsAuthError(SdrsApiError):
+    """The credentials were refused (HTTP 401/403, or the IAM service declined to issue a token)."""
+
+
+class SdrsJobNotFoundError(SdrsApiError):
+    """SDRS does not know the job (HTTP 404, or an SDRS code such as ``SDRS.0408`` "Null job")."""
+
+    def __init__(self, job_id: str, **kwargs) -> None:
+        self.job_id = job_id
+        super().__init__(**kwargs)
+
+
+class SdrsJobFailedError(SdrsError, AirflowFailException):
+    """The SDRS job ended in ``FAIL``.
+
+    Raised by sensors and operators; Airflow does not retry a task that raises it, since running the
+    wait again cannot change the outcome of a job that already failed.
+
+    :param job: the final job document.
+    """
+
+    def __init__(self, job: SdrsJob) -> None:
+        self.job = job
+        super().__init__(job.failure_summary())

@@ -1,0 +1,111 @@
+"""Provider metadata read by Airflow's providers manager (entry point ``apache_airflow_provider``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_sdrs import __version__
+
+UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["schema", "port"],
+    "relabeling": {"host": "Endpoint URL", "login": "Access key / IAM user", "password": "Secret key / password"},
+    "placeholders": {
+        "host": "optional, e.g. https://sdrs.eu-de.otc.t-systems.com (default from cloud and region)",
+        "login": "access key (aksk) or IAM user name (password)",
+        "password": "secret key (aksk) or IAM password (password)",
+    },
+}
+
+CONN_FIELDS: dict[str, dict[str, Any]] = {
+    "auth_type": {
+        "label": "Authentication",
+        "description": "aksk: sign requests with access key / secret key. password: IAM user token.",
+        "schema": {"type": ["string", "null"], "enum": ["aksk", "password"], "default": "aksk"},
+    },
+    "cloud": {
+        "label": "Cloud",
+        "description": "otc (Open Telekom Cloud) or huaweicloud; sets the default SDRS, IAM and console URLs.",
+        "schema": {"type": ["string", "null"], "enum": ["otc", "huaweicloud"], "default": "otc"},
+    },
+    "region": {
+        "label": "Region",
+        "description": "Region name, e.g. eu-de.",
+        "schema": {"type": ["string", "null"], "default": "eu-de"},
+    },
+    "project_id": {
+        "label": "Project ID",
+        "description": "Required for aksk; for password, taken from the IAM token when empty.",
+        "schema": {"type": ["string", "null"]},
+    },
+    "domain_name": {
+        "label": "Domain (account) name",
+        "description": "IAM account name; required for password authentication.",
+        "schema": {"type": ["string", "null"]},
+    },
+    "project_name": {
+        "label": "Project name",
+        "description": "Token scope for password authentication when no project ID is set (default: the region).",
+        "schema": {"type": ["string", "null"]},
+    },
+    "security_token": {
+        "label": "Security token",
+        "description": "For temporary access keys only; sent as X-Security-Token.",
+        "schema": {"type": ["string", "null"], "format": "password"},
+    },
+    "iam_endpoint": {
+        "label": "IAM endpoint",
+        "description": "Override, e.g. https://iam.eu-de.otc.t-systems.com/v3.",
+        "schema": {"type": ["string", "null"]},
+    },
+    "verify": {
+        "label": "TLS verification",
+        "description": "true (default), false, or the path of a CA bundle.",
+        "schema": {"type": ["string", "null"], "default": "true"},
+    },
+    "timeout": {
+        "label": "Timeout (seconds)",
+        "description": "Seconds to wait for one HTTP answer (default 30).",
+        "schema": {"type": ["string", "null"]},
+    },
+    "proxy": {
+        "label": "Proxy",
+        "description": "HTTP(S) proxy URL.",
+        "schema": {"type": ["string", "null"], "format": "password"},
+    },
+    "console_url": {
+        "label": "Console URL",
+        "description": "Base of the web console links shown in the UI (default from cloud).",
+        "schema": {"type": ["string", "null"]},
+    },
+}
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": "airflow-provider-sdrs",
+        "name": "SDRS (Storage Disaster Recovery Service)",
+        "description": "Wait on and run disaster-recovery operations of the Storage Disaster Recovery Service "
+        "(SDRS) of Open Telekom Cloud and Huawei Cloud.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "SDRS",
+                "external-doc-url": "https://docs.otc.t-systems.com/storage-disaster-recovery-service/",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [{"integration-name": "SDRS", "python-modules": ["airflow_provider_sdrs.hooks.sdrs"]}],
+        "sensors": [{"integration-name": "SDRS", "python-modules": ["airflow_provider_sdrs.sensors.sdrs"]}],
+        "triggers": [{"integration-name": "SDRS", "python-modules": ["airflow_provider_sdrs.triggers.sdrs"]}],
+        "operators": [],
+        "extra-links": [],
+        "connection-types": [
+            {
+                "connection-type": "sdrs",
+                "hook-class-name": "airflow_provider_sdrs.hooks.sdrs.SdrsHook",
+                "hook-name": "SDRS",
+                "conn-fields": CONN_FIELDS,
+                "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
+            }
+        ],
+    }

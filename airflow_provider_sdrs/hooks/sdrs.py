@@ -1,0 +1,225 @@
+"""Hook for the Storage Disaster Recovery Service (SDRS) of Open Telekom Cloud and Huawei Cloud."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import BaseHook
+
+from airflow_provider_sdrs._core.exchange import ApiCall, Exchange, IamToken, api_exchange, job_call
+from airflow_provider_sdrs._core.retry import RetryPolicy
+from airflow_provider_sdrs._core.settings import SdrsSettings, unknown_extra_keys
+from airflow_provider_sdrs.exceptions import SdrsError
+from airflow_provider_sdrs.models import SdrsJob
+
+if TYPE_CHECKING:
+    from airflow_provider_sdrs.hooks._async import AiohttpTransport
+    from airflow_provider_sdrs.hooks._sync import RequestsTransport
+
+__all__ = ["SdrsHook"]
+
+
+def _mask(value: str) -> None:
+    from airflow.providers.common.compat.sdk import mask_secret
+
+    mask_secret(value)
+
+
+class SdrsHook(BaseHook):
+    """Talks to SDRS: signs or authenticates requests, retries transient failures, reads jobs.
+
+    Authentication comes from an ``sdrs`` connection: AK/SK request signing (``auth_type`` ``aksk``,
+    the default) or an IAM user's password (``auth_type`` ``password``), whose tokens are cached
+    process-wide and shared by every hook with the same credentials.
+
+    Blocking calls (``get_job``...) use one ``requests`` session per hook. Their ``a``-prefixed twins
+    (``aget_job``...) run on aiohttp with one client session per event loop; use ``async with hook:``
+    to hold that session across many calls, as a trigger does.
+
+    :param sdrs_conn_id: the Airflow connection to use.
+    :param timeout: seconds to wait for one HTTP answer; defaults to the connection's ``extra.timeout``
+        or 30.
+    :param retry_limit: retries after a transient failure (HTTP 429, 500, 502, 503, 504, a broken
+        connection, a timeout); other errors are not retried.
+    :param retry_delay: first backoff in seconds, doubled on each retry with jitter. A ``Retry-After``
+        header is honoured.
+    """
+
+    conn_name_attr = "sdrs_conn_id"
+    default_conn_name = "sdrs_default"
+    conn_type = "sdrs"
+    hook_name = "SDRS"
+
+    def __init__(
+        self,
+        sdrs_conn_id: str = default_conn_name,
+        *,
+        timeout: float | None = None,
+        retry_limit: int = 4,
+        retry_delay: float = 1.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.sdrs_conn_id = sdrs_conn_id
+        self.timeout = timeout
+        self.retry_policy = RetryPolicy(retry_limit=retry_limit, retry_delay=retry_delay)
+        self._async_settings: SdrsSettings | None = None
+        self._async_transport: AiohttpTransport | None = None
+        self._async_depth = 0
+
+    # -- connection ------------------------------------------------------------------------------
+
+    def _settings_from(self, conn: Any) -> SdrsSettings:
+        settings = SdrsSettings.from_connection(conn, timeout=self.timeout)
+        for secret in settings.secrets:
+            _mask(secret)
+        unknown = unknown_extra_keys(getattr(conn, "extra_dejson", None) or {})
+        if unknown:
+            self.log.warning("Connection %r has extra keys the SDRS provider ignores: %s", settings.conn_id, unknown)
+        if settings.verify is False:
+            self.log.warning(
+                "Connection %r turns TLS certificate verification off (extra.verify=false); "
+                "use it only against a local simulator",
+                settings.conn_id,
+            )
+        return settings
+
+    @cached_property
+    def settings(self) -> SdrsSettings:
+        """The validated connection (looked up with the blocking connection API)."""
+        return self._settings_from(self.get_connection(self.sdrs_conn_id))
+
+    async def aget_settings(self) -> SdrsSettings:
+        """The validated connection, looked up without blocking the event loop."""
+        if self._async_settings is None:
+            from airflow.providers.common.compat.connection import get_async_connection
+
+            conn = await get_async_connection(self.sdrs_conn_id)
+            self._async_settings = self._settings_from(conn)
+        return self._async_settings
+
+    def _on_new_token(self, token: IamToken) -> None:
+        _mask(token.value)
+
+    # -- blocking path ---------------------------------------------------------------------------
+
+    @cached_property
+    def _transport(self) -> RequestsTransport:
+        from airflow_provider_sdrs.hooks._sync import RequestsTransport
+
+        return RequestsTransport(self.settings)
+
+    def _run(self, exchange: Exchange) -> Any:
+        from airflow_provider_sdrs.hooks._sync import run_sync, sync_token
+
+        settings = self.settings
+        token_source = None
+        if settings.auth_type == "password":
+            token_source = sync_token(settings, self._transport, self.retry_policy, self.log, self._on_new_token)
+        return run_sync(exchange, self._transport, token_source)
+
+    def call(self, call: ApiCall) -> dict[str, Any]:
+        """Run one SDRS API call and return its decoded JSON body."""
+        return self._run(api_exchange(self.settings, call, self.retry_policy, self.log))
+
+    def get_job(self, job_id: str) -> SdrsJob:
+        """Read an SDRS job.
+
+        :param job_id: the id returned by the call that started the job.
+        :raises SdrsValidationError: ``job_id`` is not a safe id; nothing was sent.
+        :raises SdrsJobNotFoundError: SDRS does not know the job.
+        :raises SdrsApiError: SDRS answered with another error, after retries for transient ones.
+        :raises SdrsConnectionError: SDRS could not be reached, after retries.
+        """
+        request = job_call(job_id)
+        return SdrsJob.from_api(self.call(request), job_id=job_id)
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Make one cheap authenticated call (read the SDRS quotas), as the UI's Test button does."""
+        try:
+            settings = self.settings
+            self.call(ApiCall("GET", ("sdrs", "quotas"), "read quotas (connection test)"))
+        except SdrsError as error:
+            return False, str(error)
+        except Exception as error:
+            return False, f"{type(error).__name__}: {error}"
+        who = f"access key {settings.login}" if settings.auth_type == "aksk" else f"IAM user {settings.login}"
+        return True, f"Connected to SDRS at {settings.endpoint} with {who} (region {settings.region})"
+
+    def close(self) -> None:
+        """Close the blocking path's HTTP session."""
+        transport = self.__dict__.pop("_transport", None)
+        if transport is not None:
+            transport.close()
+
+    # -- asynchronous path -----------------------------------------------------------------------
+
+    async def __aenter__(self) -> SdrsHook:
+        if self._async_depth == 0:
+            from airflow_provider_sdrs.hooks._async import SESSIONS, AiohttpTransport
+
+            settings = await self.aget_settings()
+            self._async_transport = AiohttpTransport(SESSIONS.acquire(settings), settings)
+        self._async_depth += 1
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._async_depth -= 1
+        if self._async_depth == 0 and self._async_transport is not None:
+            from airflow_provider_sdrs.hooks._async import SESSIONS
+
+            self._async_transport = None
+            await SESSIONS.release(await self.aget_settings())
+
+    async def _arun(self, exchange_for: Any) -> Any:
+        from airflow_provider_sdrs.hooks._async import async_token, run_async
+
+        async with self:
+            settings = await self.aget_settings()
+            transport = self._async_transport
+            assert transport is not None
+            token_source = None
+            if settings.auth_type == "password":
+                token_source = async_token(settings, transport, self.retry_policy, self.log, self._on_new_token)
+            return await run_async(exchange_for(settings), transport, token_source)
+
+    async def acall(self, call: ApiCall) -> dict[str, Any]:
+        """Asynchronous twin of :meth:`call`."""
+        return await self._arun(lambda settings: api_exchange(settings, call, self.retry_policy, self.log))
+
+    async def aget_job(self, job_id: str) -> SdrsJob:
+        """Asynchronous twin of :meth:`get_job`."""
+        request = job_call(job_id)
+        return SdrsJob.from_api(await self.acall(request), job_id=job_id)
+
+    # -- connection form -------------------------------------------------------------------------
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Labels and hidden fields of the connection form (Airflow 3.1 reads these from the hook)."""
+        from airflow_provider_sdrs.get_provider_info import UI_FIELD_BEHAVIOUR
+
+        return {
+            "hidden_fields": list(UI_FIELD_BEHAVIOUR["hidden-fields"]),
+            "relabeling": dict(UI_FIELD_BEHAVIOUR["relabeling"]),
+            "placeholders": dict(UI_FIELD_BEHAVIOUR["placeholders"]),
+        }
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Extra fields of the connection form for Airflow 3.1 (3.2+ reads ``conn-fields``)."""
+        from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import PasswordField, StringField
+
+        from airflow_provider_sdrs.get_provider_info import CONN_FIELDS
+
+        widgets: dict[str, Any] = {}
+        for name, spec in CONN_FIELDS.items():
+            secret = spec["schema"].get("format") == "password"
+            field_class = PasswordField if secret else StringField
+            widget = BS3PasswordFieldWidget() if secret else BS3TextFieldWidget()
+            widgets[name] = field_class(lazy_gettext(spec["label"]), widget=widget, description=spec["description"])
+        return widgets
+

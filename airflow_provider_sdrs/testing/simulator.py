@@ -1,0 +1,716 @@
+"""A local SDRS: the IAM token endpoint, the API gateway's authentication and SDRS jobs, over real HTTP.
+
+It serves what the provider talks to, the way the cloud does it:
+
+* ``POST /v3/auth/tokens``: project-scoped IAM tokens for its one user (HTTP 201, ``X-Subject-Token``);
+* the gateway's authentication of every ``/v1/...`` request: a valid ``X-Auth-Token``, or an
+  SDK-HMAC-SHA256 signature that it recomputes from the request as received, with the 15-minute
+  ``X-Sdk-Date`` window; failures answer 401 as the gateway does;
+* ``GET /v1/{project_id}/jobs/{job_id}``: jobs that move through scripted statuses over time, with
+  sub-jobs, ``error_code``, ``fail_reason`` and begin/end times;
+* ``GET /v1/{project_id}/sdrs/quotas``: a cheap authenticated read, used by connection tests;
+* fault injection, for every request or only some: error statuses, throttling with ``Retry-After``,
+  delays, dropped connections, malformed or empty bodies, HTML error pages, revoked tokens.
+
+Use it in-process (``with SdrsSimulator() as sim:``), from pytest (the ``sdrs_simulator`` fixture), or as
+a server: ``python -m airflow_provider_sdrs.testing.simulator --port 8080``. Other processes can drive it
+through ``/_sim/...`` (see :meth:`SdrsSimulator.control_routes`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import secrets
+import signal
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from aiohttp import web
+
+from airflow_provider_sdrs._core import signing
+
+PROJECT_ID = "0123456789abcdef0123456789abcdef"
+NULL_JOB_CODE = "SDRS.0408"
+SKEW_LIMIT = 15 * 60
+
+
+@dataclass(frozen=True)
+class SimulatorCredentials:
+    """The credentials the simulator accepts. None of them is a real secret."""
+
+    access_key: str = "SIMULATORACCESSKEY0001"
+    secret_key: str = "simulator-secret-key"
+    user: str = "sdrs-operator"
+    password: str = "simulator-password"
+    domain: str = "sdrs-simulated-domain"
+    project_id: str = PROJECT_ID
+    project_name: str = "eu-de"
+    security_token: str | None = None
+
+
+@dataclass
+class Fault:
+    """A failure to inject, ``count`` times, into the requests it matches.
+
+    :param kind: ``status`` (answer ``status`` with an SDRS error body), ``throttle`` (429, with
+        ``Retry-After: retry_after`` when given), ``html`` (``status`` with an HTML page), ``reset``
+        (drop the connection without answering), ``delay`` (wait ``delay`` seconds, then answer
+        normally), ``malformed`` (200 with broken JSON), ``empty`` (200 with no body), ``revoke_tokens``
+        (revoke every IAM token, then authenticate as usual, so a token request gets a 401).
+    :param target: ``job`` (job reads), ``iam`` (token requests), ``api`` (every ``/v1`` request) or
+        ``any``.
+    :param job_id: only requests for this job.
+    :param count: how many matching requests it hits; ``-1`` for all of them until cleared.
+    """
+
+    kind: str
+    target: str = "job"
+    job_id: str | None = None
+    count: int = 1
+    status: int = 503
+    code: str | None = None
+    retry_after: str | None = None
+    delay: float = 0.0
+
+    KINDS = ("status", "throttle", "html", "reset", "delay", "malformed", "empty", "revoke_tokens")
+    TARGETS = ("job", "iam", "api", "any")
+
+    def __post_init__(self) -> None:
+        if self.kind not in self.KINDS:
+            raise ValueError(f"fault kind must be one of {self.KINDS}, got {self.kind!r}")
+        if self.target not in self.TARGETS:
+            raise ValueError(f"fault target must be one of {self.TARGETS}, got {self.target!r}")
+
+    def matches(self, route: str, job_id: str | None) -> bool:
+        if self.count == 0:
+            return False
+        if self.target == "any":
+            hit = True
+        elif self.target == "api":
+            hit = route != "iam"
+        else:
+            hit = self.target == route
+        return hit and (self.job_id is None or self.job_id == job_id)
+
+
+@dataclass
+class SimJob:
+    """A scripted job: ``lifecycle`` is a list of (status, seconds) from creation; the last one lasts."""
+
+    job_id: str
+    job_type: str
+    lifecycle: list[tuple[str, float]]
+    entities: dict[str, Any]
+    created: float
+    error_code: str | None = None
+    fail_reason: str | None = None
+    sub_jobs: list[SimJob] = field(default_factory=list)
+    polls: int = 0
+
+    def state_at(self, now: float) -> tuple[str, float | None]:
+        """The status at ``now`` and, if that status is terminal, when it was reached."""
+        elapsed = now - self.created
+        mark = 0.0
+        for index, (status, seconds) in enumerate(self.lifecycle):
+            last = index == len(self.lifecycle) - 1
+            if last or elapsed < mark + seconds:
+                terminal_since = self.created + mark if status in ("SUCCESS", "FAIL") else None
+                return status, terminal_since
+            mark += seconds
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def document(self, now: float) -> dict[str, Any]:
+        status, ended = self.state_at(now)
+        entities = dict(self.entities)
+        if self.sub_jobs:
+            entities["sub_jobs"] = [sub.document(now) for sub in self.sub_jobs]
+        failed = status == "FAIL"
+        return {
+            "job_id": self.job_id,
+            "job_type": self.job_type,
+            "status": status,
+            "entities": entities,
+            "begin_time": _iso(self.created),
+            "end_time": _iso(ended) if ended is not None else None,
+            "error_code": self.error_code if failed else None,
+            "fail_reason": self.fail_reason if failed else None,
+        }
+
+
+def _iso(epoch: float) -> str:
+    moment = datetime.fromtimestamp(epoch, tz=timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def new_job_id() -> str:
+    """A 32-hex-character id like the ones SDRS issues."""
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    method: str
+    raw_path: str
+    route: str
+    status: int
+    peer: str
+    headers: Mapping[str, str]
+    at: float
+
+
+class SdrsSimulator:
+    """A local SDRS over HTTP on loopback.
+
+    :param host: address to listen on (loopback by default).
+    :param port: port; 0 picks a free one.
+    :param credentials: what it accepts.
+    :param token_ttl: lifetime of the IAM tokens it issues, seconds.
+    :param unknown_job_status: HTTP status for a job it does not know; the body always carries
+        ``SDRS.0408`` "Null job", which the SDRS error table lists with HTTP 500.
+    :param clock_offset: seconds added to the simulator's clock when it checks ``X-Sdk-Date``
+        (to play a gateway whose clock differs from the client's).
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        credentials: SimulatorCredentials | None = None,
+        token_ttl: float = 24 * 3600.0,
+        unknown_job_status: int = 500,
+        clock_offset: float = 0.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.credentials = credentials or SimulatorCredentials()
+        self.token_ttl = token_ttl
+        self.unknown_job_status = unknown_job_status
+        self.clock_offset = clock_offset
+        self._lock = threading.RLock()
+        self._jobs: dict[str, SimJob] = {}
+        self._faults: list[Fault] = []
+        self._tokens: dict[str, float] = {}
+        self._records: list[RequestRecord] = []
+        self._peers: set[str] = set()
+        self.counters: Counter[str] = Counter()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self._started = threading.Event()
+        self._startup_error: BaseException | None = None
+        self.keep_records = True
+
+    # -- scripting ---------------------------------------------------------------------------------
+
+    def add_job(
+        self,
+        job_id: str | None = None,
+        *,
+        outcome: str = "SUCCESS",
+        init_seconds: float = 0.2,
+        run_seconds: float = 1.0,
+        job_type: str = "createDisasterRecoveryDrill",
+        entities: dict[str, Any] | None = None,
+        error_code: str | None = None,
+        fail_reason: str | None = None,
+        sub_jobs: int = 0,
+        lifecycle: list[tuple[str, float]] | None = None,
+    ) -> str:
+        """Create a job and return its id.
+
+        By default it is ``INIT`` for ``init_seconds``, ``RUNNING`` for ``run_seconds``, then
+        ``outcome``. ``lifecycle`` replaces that with any sequence of (status, seconds); the last
+        status holds for ever (so ``[("RUNNING", 0)]`` never ends).
+        """
+        job_id = job_id or new_job_id()
+        if outcome not in ("SUCCESS", "FAIL"):
+            raise ValueError(f"outcome must be SUCCESS or FAIL, got {outcome!r}")
+        if outcome == "FAIL":
+            error_code = error_code or "SDRS.0206"
+            fail_reason = fail_reason or "The replication of the protected instance failed."
+        steps = lifecycle or [("INIT", init_seconds), ("RUNNING", run_seconds), (outcome, 0.0)]
+        now = time.time()
+        subs: list[SimJob] = []
+        for index in range(sub_jobs):
+            sub_fails = outcome == "FAIL" and index == sub_jobs - 1
+            sub_steps = [(status, seconds * 0.9) for status, seconds in steps[:-1]]
+            sub_steps.append(("FAIL" if sub_fails else "SUCCESS", 0.0))
+            subs.append(
+                SimJob(
+                    job_id=new_job_id(),
+                    job_type=job_type.replace("NoCG", "RepNoCG") if "NoCG" in job_type else job_type + "Sub",
+                    lifecycle=sub_steps,
+                    entities={k: v for k, v in (entities or {}).items() if k != "sub_jobs"},
+                    created=now,
+                    error_code=error_code if sub_fails else None,
+                    fail_reason=fail_reason if sub_fails else None,
+                )
+            )
+        job = SimJob(
+            job_id=job_id,
+            job_type=job_type,
+            lifecycle=list(steps),
+            entities=dict(entities) if entities is not None else {"server_group_id": str(uuid.uuid4())},
+            created=now,
+            error_code=error_code,
+            fail_reason=fail_reason,
+            sub_jobs=subs,
+        )
+        with self._lock:
+            self._jobs[job_id] = job
+        return job_id
+
+    def job_document(self, job_id: str) -> dict[str, Any]:
+        with self._lock:
+            return self._jobs[job_id].document(time.time())
+
+    def job_polls(self, job_id: str) -> int:
+        with self._lock:
+            return self._jobs[job_id].polls
+
+    def add_fault(self, kind: str, **options: Any) -> Fault:
+        """Inject a fault; see :class:`Fault` for the options."""
+        fault = Fault(kind=kind, **options)
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def revoke_tokens(self) -> None:
+        """Make every IAM token issued so far invalid, as an expiry or revocation would."""
+        with self._lock:
+            self._tokens.clear()
+
+    def reset(self) -> None:
+        """Forget jobs, faults, tokens, records and counters."""
+        with self._lock:
+            self._jobs.clear()
+            self._faults.clear()
+            self._tokens.clear()
+            self._records.clear()
+            self._peers.clear()
+            self.counters.clear()
+            self.clock_offset = 0.0
+            self.unknown_job_status = 500
+
+    @property
+    def records(self) -> list[RequestRecord]:
+        """Every request received (method, raw path, route, status, peer, headers)."""
+        with self._lock:
+            return list(self._records)
+
+    @property
+    def connections_seen(self) -> int:
+        """Distinct client TCP connections that sent at least one request."""
+        with self._lock:
+            return len(self._peers)
+
+    # -- connection helpers ------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        if not self._started.is_set():
+            raise RuntimeError("the simulator is not running")
+        return f"http://{self.host}:{self.port}"
+
+    def connection_dict(self, auth_type: str = "aksk", **extra_overrides: Any) -> dict[str, Any]:
+        """An Airflow connection (as a dict) that reaches this simulator."""
+        creds = self.credentials
+        extra: dict[str, Any] = {
+            "auth_type": auth_type,
+            "region": "eu-de",
+            "iam_endpoint": f"{self.url}/v3",
+            "console_url": f"{self.url}/console",
+        }
+        if auth_type == "aksk":
+            login, password = creds.access_key, creds.secret_key
+            extra["project_id"] = creds.project_id
+            if creds.security_token:
+                extra["security_token"] = creds.security_token
+        else:
+            login, password = creds.user, creds.password
+            extra["domain_name"] = creds.domain
+        extra.update(extra_overrides)
+        return {"conn_type": "sdrs", "host": self.url, "login": login, "password": password, "extra": extra}
+
+    def connection_json(self, auth_type: str = "aksk", **extra_overrides: Any) -> str:
+        """The connection as JSON, the value for an ``AIRFLOW_CONN_<ID>`` environment variable."""
+        return json.dumps(self.connection_dict(auth_type, **extra_overrides))
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self) -> SdrsSimulator:
+        """Serve in a background thread; returns once the port is bound."""
+        if self._thread is not None:
+            return self
+        self._thread = threading.Thread(target=self._serve_in_thread, name="sdrs-simulator", daemon=True)
+        self._thread.start()
+        self._started.wait(timeout=30)
+        if self._startup_error is not None:
+            raise RuntimeError(f"the SDRS simulator could not start: {self._startup_error}")
+        return self
+
+    def stop(self) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=30)
+        self._thread = None
+        self._started.clear()
+
+    def __enter__(self) -> SdrsSimulator:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _serve_in_thread(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._open())
+        except BaseException as error:  # the caller waits on _started and reports this
+            self._startup_error = error
+            self._started.set()
+            return
+        self._started.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(self._close())
+            loop.close()
+
+    async def _open(self) -> None:
+        app = web.Application(client_max_size=1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, backlog=2048, reuse_address=True)
+        await site.start()
+        server = site._server
+        if self.port == 0 and server is not None and getattr(server, "sockets", None):
+            self.port = server.sockets[0].getsockname()[1]
+
+    async def _close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def serve_forever(self) -> None:
+        """Serve on the running event loop until cancelled (used by the command line)."""
+        self._loop = asyncio.get_running_loop()
+        await self._open()
+        self._started.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self._close()
+
+    # -- HTTP --------------------------------------------------------------------------------------
+
+    def _record(self, request: web.Request, route: str, status: int) -> None:
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        peer_text = f"{peer[0]}:{peer[1]}" if peer else "?"
+        with self._lock:
+            self._peers.add(peer_text)
+            self.counters[f"{route}:{status}"] += 1
+            self.counters[route] += 1
+            if self.keep_records:
+                self._records.append(
+                    RequestRecord(request.method, request.raw_path, route, status, peer_text, dict(request.headers),
+                                  time.time())
+                )
+
+    def _take_fault(self, route: str, job_id: str | None) -> Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.matches(route, job_id):
+                    if fault.count > 0:
+                        fault.count -= 1
+                    return fault
+        return None
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        path = urlsplit(request.raw_path).path
+        if path.startswith("/_sim/"):
+            return await self._control(request, path)
+        parts = path.split("/")
+        route, job_id = "other", None
+        if request.method == "POST" and path.rstrip("/").endswith("/v3/auth/tokens"):
+            route = "iam"
+        elif len(parts) >= 3 and parts[1] == "v1":
+            route = "api"
+            if len(parts) == 5 and parts[3] == "jobs":
+                route, job_id = "job", parts[4]
+        fault = self._take_fault(route, job_id)
+        if fault is not None:
+            injected = await self._inject(request, fault)
+            if injected is not None:
+                self._record(request, route, injected.status)
+                return injected
+        if route == "iam":
+            response = await self._issue_token(request)
+        elif route in ("api", "job"):
+            body = await request.read()
+            response = self._authenticate(request, parts[2], body) or self._api(request, parts, job_id)
+        else:
+            response = _error(404, "APIGW.0101", "The API does not exist or has not been published.")
+        self._record(request, route, response.status)
+        return response
+
+    async def _inject(self, request: web.Request, fault: Fault) -> web.StreamResponse | None:
+        kind = fault.kind
+        if kind == "delay":
+            await asyncio.sleep(fault.delay)
+            return None
+        if kind == "revoke_tokens":
+            self.revoke_tokens()
+            return None
+        if kind == "reset":
+            if request.transport is not None:
+                request.transport.abort()
+            return web.Response(status=599)
+        if kind == "throttle":
+            headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+            return _error(429, "APIGW.0308", "The throttling threshold has been reached.", headers=headers)
+        if kind == "html":
+            page = f"<html><head><title>{fault.status} Bad Gateway</title></head><body><h1>{fault.status}</h1></body></html>"
+            return web.Response(status=fault.status, text=page, content_type="text/html")
+        if kind == "malformed":
+            return web.Response(status=200, text='{"status": "RUNNING", "job_id": ', content_type="application/json")
+        if kind == "empty":
+            return web.Response(status=200, body=b"", content_type="application/json")
+        return _error(fault.status, fault.code or "SDRS.0013", "Internal error (injected by the simulator).")
+
+    async def _issue_token(self, request: web.Request) -> web.Response:
+        self.counters["token_requests"] += 1
+        try:
+            document = json.loads(await request.read())
+            identity = document["auth"]["identity"]
+            user = identity["password"]["user"]
+            scope = document["auth"].get("scope", {}).get("project", {})
+        except (ValueError, KeyError, TypeError):
+            return _iam_error(400, "The request body is not a valid token request.")
+        creds = self.credentials
+        if identity.get("methods") != ["password"]:
+            return _iam_error(400, "Only the password method is supported by the simulator.")
+        if (
+            user.get("name") != creds.user
+            or user.get("password") != creds.password
+            or (user.get("domain") or {}).get("name") != creds.domain
+        ):
+            return _iam_error(401, "The username or password is wrong.")
+        if scope.get("id") not in (None, creds.project_id) or scope.get("name") not in (None, creds.project_name):
+            return _iam_error(401, "The project in the scope does not exist or is not accessible.")
+        token = "MIIsim" + secrets.token_urlsafe(48)
+        issued = time.time()
+        expires = issued + self.token_ttl
+        with self._lock:
+            self._tokens[token] = expires
+        body = {
+            "token": {
+                "expires_at": _iso(expires),
+                "issued_at": _iso(issued),
+                "methods": ["password"],
+                "project": {"id": creds.project_id, "name": creds.project_name, "domain": {"name": creds.domain}},
+                "user": {"name": creds.user, "domain": {"name": creds.domain}},
+            }
+        }
+        return web.json_response(body, status=201, headers={"X-Subject-Token": token})
+
+    def _authenticate(self, request: web.Request, project_id: str, body: bytes) -> web.Response | None:
+        """The gateway's check; ``None`` when the request may pass."""
+        token = request.headers.get("X-Auth-Token")
+        if token is not None:
+            with self._lock:
+                expires = self._tokens.get(token)
+            if expires is None or expires < time.time():
+                return _error(401, "APIGW.0301", "Incorrect IAM authentication information: token expired or invalid.")
+            return None
+        authorization = request.headers.get("Authorization")
+        if not authorization:
+            return _error(401, "APIGW.0301", "Incorrect IAM authentication information: no credentials.")
+        fields = signing.parse_authorization(authorization)
+        if fields is None:
+            return _error(401, "APIGW.0301", "Incorrect IAM authentication information: unsupported Authorization.")
+        creds = self.credentials
+        if fields["Access"] != creds.access_key:
+            return _error(401, "APIGW.0301", "Incorrect IAM authentication information: unknown access key.")
+        names = fields["SignedHeaders"].split(";")
+        if "host" not in names or "x-sdk-date" not in names:
+            return _error(401, "APIGW.0301", "Incorrect IAM authentication information: host and x-sdk-date must be signed.")
+        date = request.headers.get(signing.DATE_HEADER, "")
+        try:
+            sent = datetime.strptime(date, signing.DATE_FORMAT).replace(tzinfo=timezone.utc).timestamp()
+        except ValueError:
+            return _error(401, "APIGW.0301", "Incorrect IAM authentication information: bad x-sdk-date.")
+        if abs(time.time() + self.clock_offset - sent) > SKEW_LIMIT:
+            return _error(
+                401, "APIGW.0301",
+                "Incorrect IAM authentication information: the request time differs from the server time by more "
+                "than 15 minutes.",
+            )
+        if creds.security_token and request.headers.get("X-Security-Token") != creds.security_token:
+            return _error(401, "APIGW.0301", "Incorrect IAM authentication information: bad security token.")
+        missing = [name for name in names if name not in {key.lower() for key in request.headers}]
+        if missing:
+            return _error(401, "APIGW.0301", f"Incorrect IAM authentication information: missing {missing}.")
+        signed = {name: request.headers[name] for name in names}
+        raw = urlsplit(request.raw_path)
+        query = parse_qsl(raw.query, keep_blank_values=True)
+        canonical, _ = signing.canonical_request(request.method, raw.path, query, signed, body)
+        expected = signing.signature(creds.secret_key, date, canonical)
+        if not secrets.compare_digest(expected, fields["Signature"]):
+            return _error(401, "APIGW.0301", "Incorrect IAM authentication information: verify aksk signature fail.")
+        if request.headers.get("X-Project-Id", project_id) != project_id:
+            return _error(403, "APIGW.0302", "The X-Project-Id header does not match the project in the path.")
+        return None
+
+    def _api(self, request: web.Request, parts: list[str], job_id: str | None) -> web.Response:
+        creds = self.credentials
+        if parts[2] != creds.project_id:
+            return _error(403, "SDRS.0002", f"The project {parts[2]!r} is not accessible with these credentials.")
+        tail = parts[3:]
+        if request.method == "GET" and job_id is not None:
+            with self._lock:
+                job = self._jobs.get(job_id)
+                if job is not None:
+                    job.polls += 1
+                    document = job.document(time.time())
+            if job is None:
+                return _error(self.unknown_job_status, NULL_JOB_CODE, "Null job.")
+            return web.json_response(document)
+        if request.method == "GET" and tail == ["sdrs", "quotas"]:
+            return web.json_response(
+                {"quota": {"resources": [{"type": "server_groups", "used": 0, "quota": 10, "min": 0}]}}
+            )
+        return _error(404, "APIGW.0101", "The API does not exist or has not been published.")
+
+    # -- control API for other processes -------------------------------------------------------------
+
+    @staticmethod
+    def control_routes() -> dict[str, str]:
+        """The ``/_sim/`` endpoints, for tests that run Airflow in other processes."""
+        return {
+            "POST /_sim/jobs": "create a job; JSON body: the keyword arguments of add_job; answers {job_id}",
+            "GET /_sim/jobs/{job_id}": "the job document and its poll count, without authentication",
+            "POST /_sim/faults": "add a fault; JSON body: the fields of Fault",
+            "DELETE /_sim/faults": "clear the faults",
+            "GET /_sim/stats": "counters: requests by route and status, token requests, connections",
+            "POST /_sim/reset": "forget everything",
+        }
+
+    async def _control(self, request: web.Request, path: str) -> web.Response:
+        try:
+            body = await request.json() if request.can_read_body else {}
+        except ValueError:
+            return web.json_response({"error": "the body is not JSON"}, status=400)
+        try:
+            if path == "/_sim/jobs" and request.method == "POST":
+                if isinstance(body.get("lifecycle"), list):
+                    body["lifecycle"] = [tuple(step) for step in body["lifecycle"]]
+                return web.json_response({"job_id": self.add_job(**body)}, status=201)
+            if path.startswith("/_sim/jobs/") and request.method == "GET":
+                job_id = path.rsplit("/", 1)[1]
+                return web.json_response({"job": self.job_document(job_id), "polls": self.job_polls(job_id)})
+            if path == "/_sim/faults" and request.method == "POST":
+                return web.json_response(asdict(self.add_fault(**body)), status=201)
+            if path == "/_sim/faults" and request.method == "DELETE":
+                self.clear_faults()
+                return web.json_response({})
+            if path == "/_sim/stats" and request.method == "GET":
+                with self._lock:
+                    stats = dict(self.counters)
+                    stats["connections"] = len(self._peers)
+                return web.json_response(stats)
+            if path == "/_sim/reset" and request.method == "POST":
+                self.reset()
+                return web.json_response({})
+        except (TypeError, ValueError, KeyError) as error:
+            return web.json_response({"error": str(error)}, status=400)
+        return web.json_response({"error": "unknown control route"}, status=404)
+
+
+def _error(status: int, code: str, message: str, *, headers: dict[str, str] | None = None) -> web.Response:
+    request_id = hashlib.sha1(f"{time.time_ns()}".encode()).hexdigest()[:32]
+    if code.startswith("APIGW"):
+        body: dict[str, Any] = {"error_code": code, "error_msg": message, "request_id": request_id}
+    else:
+        body = {"error": {"code": code, "message": message}}
+    return web.json_response(body, status=status, headers={"X-Request-Id": request_id, **(headers or {})})
+
+
+def _iam_error(status: int, message: str) -> web.Response:
+    title = {400: "Bad Request", 401: "Unauthorized"}.get(status, "Error")
+    return web.json_response({"error": {"code": status, "message": message, "title": title}}, status=status)
+
+
+def _iter_jobs(specs: list[str]) -> Iterator[dict[str, Any]]:
+    for spec in specs:
+        options: dict[str, Any] = {}
+        for item in spec.split(","):
+            key, _, value = item.partition("=")
+            if key in ("init_seconds", "run_seconds"):
+                options[key] = float(value)
+            elif key == "sub_jobs":
+                options[key] = int(value)
+            elif key:
+                options[key] = value
+        yield options
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m airflow_provider_sdrs.testing.simulator", description="Run a local SDRS simulator."
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument(
+        "--job", action="append", default=[], metavar="SPEC",
+        help="create a job at start, e.g. job_id=<32 hex>,run_seconds=20,outcome=SUCCESS,sub_jobs=2 (repeatable)",
+    )
+    parser.add_argument("--token-ttl", type=float, default=24 * 3600.0, help="IAM token lifetime, seconds")
+    args = parser.parse_args(argv)
+    simulator = SdrsSimulator(args.host, args.port, token_ttl=args.token_ttl)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        server = asyncio.create_task(simulator.serve_forever())
+        while not simulator._started.is_set():
+            if server.done():
+                await server
+            await asyncio.sleep(0.01)
+        for options in _iter_jobs(args.job):
+            print(f"job {simulator.add_job(**options)} created", flush=True)
+        print(f"SDRS simulator listening on {simulator.url}", flush=True)
+        print(f"AIRFLOW_CONN_SDRS_DEFAULT='{simulator.connection_json()}'", flush=True)
+        await stop.wait()
+        server.cancel()
+        try:
+            await server
+        except asyncio.CancelledError:
+            pass
+
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""Trigger that waits for an SDRS job in the triggerer, without holding a worker slot."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_sdrs._core.ids import validate_id
+from airflow_provider_sdrs._waiting import DEFAULT_NOT_FOUND_GRACE, JobWatch, event, job_unknown, terminal_event
+from airflow_provider_sdrs.exceptions import (
+    SdrsAuthError,
+    SdrsConfigError,
+    SdrsError,
+    SdrsJobNotFoundError,
+    SdrsValidationError,
+)
+
+__all__ = ["SdrsJobTrigger"]
+
+
+class SdrsJobTrigger(BaseTrigger):
+    """Polls an SDRS job until it ends, its deadline passes, or it cannot be polled any more.
+
+    Fires one event with ``status`` ``success``, ``failed`` (the job ended in FAIL), ``timeout``
+    (``end_time`` passed) or ``error`` (the job could not be polled), plus ``job_id``, ``message`` and,
+    when known, ``job`` (:meth:`SdrsJob.to_dict`).
+
+    Its arguments hold no secret: the connection is looked up by id in the triggerer.
+
+    SDRS has no API to cancel a job: when the waiting task is killed or times out, the SDRS job
+    carries on.
+
+    :param job_id: the job to wait for.
+    :param sdrs_conn_id: the connection to use.
+    :param poll_interval: seconds between polls.
+    :param end_time: wall-clock deadline, epoch seconds; ``None`` waits without limit.
+    :param max_poll_failures: consecutive failed polls (each after the hook's own retries) tolerated
+        before the trigger gives up with an ``error`` event.
+    :param not_found_grace: seconds during which "no such job" is read as "not visible yet".
+    :param retry_limit: the hook's retries per poll.
+    :param retry_delay: the hook's first backoff, seconds.
+    """
+
+    def __init__(
+        self,
+        job_id: str,
+        sdrs_conn_id: str = "sdrs_default",
+        poll_interval: float = 10.0,
+        end_time: float | None = None,
+        max_poll_failures: int = 3,
+        not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
+        retry_limit: int = 4,
+        retry_delay: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.job_id = validate_id(job_id, "job_id")
+        self.sdrs_conn_id = sdrs_conn_id
+        self.poll_interval = float(poll_interval)
+        self.end_time = float(end_time) if end_time is not None else None
+        self.max_poll_failures = int(max_poll_failures)
+        self.not_found_grace = float(not_found_grace)
+        self.retry_limit = int(retry_limit)
+        self.retry_delay = float(retry_delay)
+        if self.poll_interval < 0:
+            raise ValueError(f"poll_interval must not be negative, got {poll_interval!r}")
+        if self.max_poll_failures < 1:
+            raise ValueError(f"max_poll_failures must be at least 1, got {max_poll_failures!r}")
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "job_id": self.job_id,
+                "sdrs_conn_id": self.sdrs_conn_id,
+                "poll_interval": self.poll_interval,
+                "end_time": self.end_time,
+                "max_poll_failures": self.max_poll_failures,
+                "not_found_grace": self.not_found_grace,
+                "retry_limit": self.retry_limit,
+                "retry_delay": self.retry_delay,
+            },
+        )
+
+    def _hook(self) -> Any:
+        from airflow_provider_sdrs.hooks.sdrs import SdrsHook
+
+        return SdrsHook(self.sdrs_conn_id, retry_limit=self.retry_limit, retry_delay=self.retry_delay)
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        watch = JobWatch(self.job_id, not_found_grace=self.not_found_grace)
+        failures = 0
+        try:
+            async with self._hook() as hook:
+                while True:
+                    if self.end_time is not None and time.time() >= self.end_time:
+                        yield TriggerEvent(
+                            event("timeout", self.job_id, f"SDRS job {self.job_id} did not end before the deadline "
+                                  f"(last status {watch.last_status or 'unknown'}, waited {watch.elapsed()})")
+                        )
+                        return
+                    try:
+                        job = await hook.aget_job(self.job_id)
+                    except SdrsJobNotFoundError as error:
+                        if not watch.within_not_found_grace():
+                            message = job_unknown(self.job_id, error, watch)
+                            yield TriggerEvent(event("error", self.job_id, message, reason="not_found"))
+                            return
+                        watch.note_missing(self.log)
+                    except (SdrsValidationError, SdrsConfigError, SdrsAuthError) as error:
+                        # Waiting longer will not fix a bad connection or refused credentials.
+                        yield TriggerEvent(event("error", self.job_id, str(error)))
+                        return
+                    except SdrsError as error:
+                        failures += 1
+                        if failures >= self.max_poll_failures:
+                            yield TriggerEvent(
+                                event("error", self.job_id, f"could not poll SDRS job {self.job_id} "
+                                      f"{failures} times in a row; last error: {error}")
+                            )
+                            return
+                        self.log.warning(
+                            "Poll %d of SDRS job %s failed (%s); the job may still be running, trying again",
+                            failures, self.job_id, error,
+                        )
+                    else:
+                        failures = 0
+                        watch.observe(job, self.log)
+                        if job.is_terminal:
+                            yield TriggerEvent(terminal_event(job))
+                            return
+                    await asyncio.sleep(self._next_sleep())
+        except SdrsError as error:
+            # The connection itself could not be read or used.
+            yield TriggerEvent(event("error", self.job_id, str(error)))
+
+    def _next_sleep(self) -> float:
+        if self.end_time is None:
+            return self.poll_interval
+        return max(0.0, min(self.poll_interval, self.end_time - time.time()))
