@@ -55,8 +55,8 @@ class SdrsJobSensor(BaseSensorOperator):
     :param deferrable: wait in the triggerer instead of a worker; defaults to
         ``[operators] default_deferrable``.
     :param not_found_grace: seconds to keep waiting while SDRS does not know the job yet.
-    :param retry_limit: the hook's retries per poll for transient failures.
-    :param retry_delay: the hook's first backoff, seconds.
+    :param poll_retry_limit: retries of one poll after a transient failure (passed to the hook).
+    :param poll_retry_delay: first backoff between those retries, seconds.
     :param max_poll_failures: in deferrable mode, consecutive failed polls tolerated before giving up.
     """
 
@@ -71,8 +71,8 @@ class SdrsJobSensor(BaseSensorOperator):
         poke_interval: float | timedelta = 10,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
-        retry_limit: int = 4,
-        retry_delay: float = 1.0,
+        poll_retry_limit: int = 4,
+        poll_retry_delay: float = 1.0,
         max_poll_failures: int = 3,
         **kwargs: Any,
     ) -> None:
@@ -81,8 +81,8 @@ class SdrsJobSensor(BaseSensorOperator):
         self.sdrs_conn_id = sdrs_conn_id
         self.deferrable = deferrable
         self.not_found_grace = not_found_grace
-        self.retry_limit = retry_limit
-        self.retry_delay = retry_delay
+        self.poll_retry_limit = poll_retry_limit
+        self.poll_retry_delay = poll_retry_delay
         self.max_poll_failures = max_poll_failures
         self._watch: JobWatch | None = None
 
@@ -90,7 +90,7 @@ class SdrsJobSensor(BaseSensorOperator):
     def hook(self) -> SdrsHook:
         from airflow_provider_sdrs.hooks.sdrs import SdrsHook
 
-        return SdrsHook(self.sdrs_conn_id, retry_limit=self.retry_limit, retry_delay=self.retry_delay)
+        return SdrsHook(self.sdrs_conn_id, retry_limit=self.poll_retry_limit, retry_delay=self.poll_retry_delay)
 
     def _checked_job_id(self) -> str:
         try:
@@ -142,8 +142,8 @@ class SdrsJobSensor(BaseSensorOperator):
                 end_time=time.time() + self.timeout,
                 max_poll_failures=self.max_poll_failures,
                 not_found_grace=max(0.0, self.not_found_grace - (time.time() - self._watch.started_at)),
-                retry_limit=self.retry_limit,
-                retry_delay=self.retry_delay,
+                poll_retry_limit=self.poll_retry_limit,
+                poll_retry_delay=self.poll_retry_delay,
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),

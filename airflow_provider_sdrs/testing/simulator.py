@@ -116,6 +116,18 @@ class SimJob:
     fail_reason: str | None = None
     sub_jobs: list[SimJob] = field(default_factory=list)
     polls: int = 0
+    clock_from_first_poll: bool = False
+
+    def poll(self, now: float) -> dict[str, Any]:
+        if self.polls == 0 and self.clock_from_first_poll:
+            self.restart(now)
+        self.polls += 1
+        return self.document(now)
+
+    def restart(self, now: float) -> None:
+        self.created = now
+        for sub in self.sub_jobs:
+            sub.restart(now)
 
     def state_at(self, now: float) -> tuple[str, float | None]:
         """The status at ``now`` and, if that status is terminal, when it was reached."""
@@ -226,12 +238,14 @@ class SdrsSimulator:
         fail_reason: str | None = None,
         sub_jobs: int = 0,
         lifecycle: list[tuple[str, float]] | None = None,
+        clock_from_first_poll: bool = False,
     ) -> str:
         """Create a job and return its id.
 
         By default it is ``INIT`` for ``init_seconds``, ``RUNNING`` for ``run_seconds``, then
         ``outcome``. ``lifecycle`` replaces that with any sequence of (status, seconds); the last
-        status holds for ever (so ``[("RUNNING", 0)]`` never ends).
+        status holds for ever (so ``[("RUNNING", 0)]`` never ends). With ``clock_from_first_poll`` the
+        lifecycle starts when the job is first read rather than when it is created.
         """
         job_id = job_id or new_job_id()
         if outcome not in ("SUCCESS", "FAIL"):
@@ -266,6 +280,7 @@ class SdrsSimulator:
             error_code=error_code,
             fail_reason=fail_reason,
             sub_jobs=subs,
+            clock_from_first_poll=clock_from_first_poll,
         )
         with self._lock:
             self._jobs[job_id] = job
@@ -590,8 +605,7 @@ class SdrsSimulator:
             with self._lock:
                 job = self._jobs.get(job_id)
                 if job is not None:
-                    job.polls += 1
-                    document = job.document(time.time())
+                    document = job.poll(time.time())
             if job is None:
                 return _error(self.unknown_job_status, NULL_JOB_CODE, "Null job.")
             return web.json_response(document)

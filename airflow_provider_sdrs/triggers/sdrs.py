@@ -41,8 +41,8 @@ class SdrsJobTrigger(BaseTrigger):
     :param max_poll_failures: consecutive failed polls (each after the hook's own retries) tolerated
         before the trigger gives up with an ``error`` event.
     :param not_found_grace: seconds during which "no such job" is read as "not visible yet".
-    :param retry_limit: the hook's retries per poll.
-    :param retry_delay: the hook's first backoff, seconds.
+    :param poll_retry_limit: retries of one poll after a transient failure (passed to the hook).
+    :param poll_retry_delay: first backoff between those retries, seconds.
     """
 
     def __init__(
@@ -53,8 +53,8 @@ class SdrsJobTrigger(BaseTrigger):
         end_time: float | None = None,
         max_poll_failures: int = 3,
         not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
-        retry_limit: int = 4,
-        retry_delay: float = 1.0,
+        poll_retry_limit: int = 4,
+        poll_retry_delay: float = 1.0,
     ) -> None:
         super().__init__()
         self.job_id = validate_id(job_id, "job_id")
@@ -63,8 +63,8 @@ class SdrsJobTrigger(BaseTrigger):
         self.end_time = float(end_time) if end_time is not None else None
         self.max_poll_failures = int(max_poll_failures)
         self.not_found_grace = float(not_found_grace)
-        self.retry_limit = int(retry_limit)
-        self.retry_delay = float(retry_delay)
+        self.poll_retry_limit = int(poll_retry_limit)
+        self.poll_retry_delay = float(poll_retry_delay)
         if self.poll_interval < 0:
             raise ValueError(f"poll_interval must not be negative, got {poll_interval!r}")
         if self.max_poll_failures < 1:
@@ -80,15 +80,15 @@ class SdrsJobTrigger(BaseTrigger):
                 "end_time": self.end_time,
                 "max_poll_failures": self.max_poll_failures,
                 "not_found_grace": self.not_found_grace,
-                "retry_limit": self.retry_limit,
-                "retry_delay": self.retry_delay,
+                "poll_retry_limit": self.poll_retry_limit,
+                "poll_retry_delay": self.poll_retry_delay,
             },
         )
 
     def _hook(self) -> Any:
         from airflow_provider_sdrs.hooks.sdrs import SdrsHook
 
-        return SdrsHook(self.sdrs_conn_id, retry_limit=self.retry_limit, retry_delay=self.retry_delay)
+        return SdrsHook(self.sdrs_conn_id, retry_limit=self.poll_retry_limit, retry_delay=self.poll_retry_delay)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         watch = JobWatch(self.job_id, not_found_grace=self.not_found_grace)
