@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from airflow.providers.common.compat.sdk import AirflowFailException
 
+from airflow_provider_sdrs._core.logs import Log
 from airflow_provider_sdrs.exceptions import SdrsError, SdrsJobFailedError
 from airflow_provider_sdrs.models import SdrsJob, SdrsJobStatus
 
@@ -67,7 +68,7 @@ class JobWatch:
     def elapsed(self) -> str:
         return _elapsed(time.time() - self.started_at)
 
-    def observe(self, job: SdrsJob, log: logging.Logger) -> None:
+    def observe(self, job: SdrsJob, log: Log) -> None:
         """Log the job's status at INFO when it changed since the last poll, else at DEBUG."""
         self.polls += 1
         status = job.describe_status()
@@ -78,14 +79,16 @@ class JobWatch:
                 for sub in job.sub_jobs:
                     log.info(
                         "  sub-job %s (%s): %s%s",
-                        sub.job_id, sub.job_type or "?", sub.describe_status(),
+                        sub.job_id,
+                        sub.job_type or "?",
+                        sub.describe_status(),
                         f" {sub.error_code}: {sub.fail_reason}" if sub.error_code or sub.fail_reason else "",
                     )
             self.last_status = status
         else:
             log.debug("SDRS job %s still %s after %s", job.job_id, status, self.elapsed())
 
-    def note_missing(self, log: logging.Logger) -> None:
+    def note_missing(self, log: Log) -> None:
         """Log once at INFO that SDRS does not show the job yet; later polls at DEBUG."""
         level = logging.DEBUG if self.missing_noted else logging.INFO
         log.log(level, "SDRS job %s is not visible yet after %s; waiting", self.job_id, self.elapsed())

@@ -24,7 +24,11 @@ os.environ.pop("AIRFLOW_CONN_SDRS_DEFAULT", None)
 
 def pytest_configure(config: pytest.Config) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True, env=os.environ.copy()
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        check=False,
     )
     if result.returncode != 0:
         raise pytest.UsageError(f"airflow db migrate failed:\n{result.stdout}\n{result.stderr}")

@@ -80,18 +80,18 @@ def api_error(
     """The exception that describes an error response."""
     parsed = parse_error_body(response.body, fallback=f"HTTP {response.status}")
     request_id = response.header("x-request-id") or parsed.request_id
-    common = {
-        "status": response.status,
-        "code": parsed.code,
-        "message": parsed.message,
-        "request_id": request_id,
-        "operation": operation,
-    }
-    if job_id is not None and (response.status == 404 or parsed.code in JOB_NOT_FOUND_CODES):
-        return SdrsJobNotFoundError(job_id, **{**common, "message": f"SDRS has no job {job_id} ({parsed.message})"})
-    if response.status in (401, 403):
-        return SdrsAuthError(**common)
-    return SdrsApiError(**common)
+    status, code, message = response.status, parsed.code, parsed.message
+    if job_id is not None and (status == 404 or code in JOB_NOT_FOUND_CODES):
+        return SdrsJobNotFoundError(
+            job_id,
+            status=status,
+            code=code,
+            request_id=request_id,
+            operation=operation,
+            message=f"SDRS has no job {job_id} ({message})",
+        )
+    error_class = SdrsAuthError if status in (401, 403) else SdrsApiError
+    return error_class(status=status, code=code, message=message, request_id=request_id, operation=operation)
 
 
 def is_retryable(error: SdrsApiError) -> bool:

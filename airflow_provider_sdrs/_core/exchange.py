@@ -9,12 +9,11 @@ loop, so signing, URL building, response parsing, error mapping and retry policy
 from __future__ import annotations
 
 import json
-import logging
 import time
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Union
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import pendulum
@@ -24,6 +23,7 @@ from airflow_provider_sdrs._core import signing
 from airflow_provider_sdrs._core.errors import api_error, is_retryable
 from airflow_provider_sdrs._core.http import HttpRequest, HttpResponse, TransportFailure
 from airflow_provider_sdrs._core.ids import validate_id
+from airflow_provider_sdrs._core.logs import Log
 from airflow_provider_sdrs._core.redact import scrub
 from airflow_provider_sdrs._core.retry import RetryPolicy, parse_retry_after
 from airflow_provider_sdrs._core.settings import SdrsSettings
@@ -70,8 +70,8 @@ class NeedToken:
     stale: IamToken | None = None
 
 
-Step = Union[Send, Sleep, NeedToken]
-StepResult = Union[HttpResponse, TransportFailure, IamToken, None]
+Step = Send | Sleep | NeedToken
+StepResult = HttpResponse | TransportFailure | IamToken | None
 Exchange = Generator[Step, Any, Any]
 
 
@@ -204,7 +204,9 @@ def _parse_token(response: HttpResponse, settings: SdrsSettings) -> IamToken:
     assert isinstance(token, dict)
     if not value:
         raise SdrsApiError(
-            status=response.status, code=None, message="the response has no X-Subject-Token header",
+            status=response.status,
+            code=None,
+            message="the response has no X-Subject-Token header",
             operation=operation,
         )
     now = time.time()
@@ -227,7 +229,7 @@ class _Attempts:
     """Retry bookkeeping for one exchange: counts attempts, maps failures, decides on the next try."""
 
     def __init__(
-        self, policy: RetryPolicy, operation: str, idempotent: bool, log: logging.Logger, secrets: tuple[str, ...]
+        self, policy: RetryPolicy, operation: str, idempotent: bool, log: Log, secrets: tuple[str, ...]
     ) -> None:
         self.policy = policy
         self.operation = operation
@@ -280,7 +282,7 @@ def _short(error: SdrsError) -> str:
     return str(error).split(" failed: ", 1)[-1]
 
 
-def api_exchange(settings: SdrsSettings, call: ApiCall, policy: RetryPolicy, log: logging.Logger) -> Exchange:
+def api_exchange(settings: SdrsSettings, call: ApiCall, policy: RetryPolicy, log: Log) -> Exchange:
     """Run ``call`` with authentication and retries; return the decoded JSON object."""
     attempts = _Attempts(policy, call.operation, call.idempotent, log, settings.secrets)
     token: IamToken | None = None
@@ -321,7 +323,7 @@ def api_exchange(settings: SdrsSettings, call: ApiCall, policy: RetryPolicy, log
         yield Sleep(delay)
 
 
-def iam_exchange(settings: SdrsSettings, policy: RetryPolicy, log: logging.Logger) -> Exchange:
+def iam_exchange(settings: SdrsSettings, policy: RetryPolicy, log: Log) -> Exchange:
     """Obtain a project-scoped IAM token; return an :class:`IamToken`."""
     operation = f"IAM token request for user {settings.login!r} in domain {settings.domain_name!r}"
     attempts = _Attempts(policy, operation, True, log, settings.secrets)
@@ -333,7 +335,10 @@ def iam_exchange(settings: SdrsSettings, policy: RetryPolicy, log: logging.Logge
         error, retryable, retry_after = attempts.classify(result)
         if isinstance(error, SdrsApiError) and error.status in (400, 401, 403):
             raise SdrsAuthError(
-                status=error.status, code=error.code, request_id=error.request_id, operation=operation,
+                status=error.status,
+                code=error.code,
+                request_id=error.request_id,
+                operation=operation,
                 message=f"IAM refused the credentials: {error.message}",
             )
         delay = attempts.next_delay(error, retryable, retry_after)

@@ -89,7 +89,8 @@ def _endpoint(value: str, field_name: str, conn_id: str, *, port: int | None = N
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise SdrsConfigError(
-            field_name, f"must be an http(s) URL such as https://sdrs.eu-de.otc.t-systems.com, got {value!r}",
+            field_name,
+            f"must be an http(s) URL such as https://sdrs.eu-de.otc.t-systems.com, got {value!r}",
             conn_id=conn_id,
         )
     if parts.username or parts.password:
@@ -115,7 +116,8 @@ def _verify(value: Any, conn_id: str) -> bool | str:
             return False
         if not os.path.exists(value):
             raise SdrsConfigError(
-                "extra.verify", f"must be true, false or the path of a CA bundle; no file at {value!r}",
+                "extra.verify",
+                f"must be true, false or the path of a CA bundle; no file at {value!r}",
                 conn_id=conn_id,
             )
         return value
@@ -215,7 +217,8 @@ class SdrsSettings:
         region = _as_text(extra, "region", conn_id) or DEFAULT_REGION
         if not _REGION.fullmatch(region):
             raise SdrsConfigError(
-                "extra.region", f"must be a region name such as eu-de or ap-southeast-1, got {region!r}",
+                "extra.region",
+                f"must be a region name such as eu-de or ap-southeast-1, got {region!r}",
                 conn_id=conn_id,
             )
         profile = CLOUDS[cloud]
@@ -243,21 +246,21 @@ class SdrsSettings:
         else:
             if not domain_name:
                 raise SdrsConfigError(
-                    "extra.domain_name", "(the IAM account name) is required for auth_type password",
+                    "extra.domain_name",
+                    "(the IAM account name) is required for auth_type password",
                     conn_id=conn_id,
                 )
             if security_token:
                 raise SdrsConfigError(
-                    "extra.security_token", "only applies to auth_type aksk (temporary access keys)",
+                    "extra.security_token",
+                    "only applies to auth_type aksk (temporary access keys)",
                     conn_id=conn_id,
                 )
             if not project_id and not project_name:
                 project_name = region
 
         endpoint = (
-            _endpoint(host, "host", conn_id, port=port)
-            if host and host.strip()
-            else profile.sdrs.format(region=region)
+            _endpoint(host, "host", conn_id, port=port) if host and host.strip() else profile.sdrs.format(region=region)
         )
         iam_text = _as_text(extra, "iam_endpoint", conn_id)
         iam_endpoint = (

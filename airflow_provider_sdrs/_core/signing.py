@@ -66,7 +66,9 @@ def canonical_request(
     names = signed_header_names(headers)
     header_block = "".join(f"{name}:{lowered[name]}\n" for name in names)
     body_hash = hashlib.sha256(body).hexdigest() if body else EMPTY_BODY_SHA256
-    text = "\n".join([method.upper(), canonical_uri(path), canonical_query(query), header_block, ";".join(names), body_hash])
+    text = "\n".join(
+        [method.upper(), canonical_uri(path), canonical_query(query), header_block, ";".join(names), body_hash]
+    )
     return text, names
 
 

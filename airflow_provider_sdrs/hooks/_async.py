@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import ssl
 import weakref
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import aiohttp
 from yarl import URL
 
 from airflow_provider_sdrs._core.exchange import Exchange, IamToken, NeedToken, Send, Sleep, iam_exchange
 from airflow_provider_sdrs._core.http import HttpRequest, HttpResponse, TransportFailure
+from airflow_provider_sdrs._core.logs import Log
 from airflow_provider_sdrs._core.retry import RetryPolicy
 from airflow_provider_sdrs._core.settings import SdrsSettings
 from airflow_provider_sdrs._core.tokens import TOKEN_CACHE
@@ -153,7 +154,7 @@ def async_token(
     settings: SdrsSettings,
     transport: AiohttpTransport,
     policy: RetryPolicy,
-    log: logging.Logger,
+    log: Log,
     on_new_token: Callable[[IamToken], None],
 ) -> Callable[[IamToken | None], Any]:
     """A token source for :func:`run_async`: one IAM request per credentials at a time, per loop."""

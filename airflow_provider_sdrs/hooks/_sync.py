@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import requests
 from urllib3.exceptions import NewConnectionError
 
 from airflow_provider_sdrs._core.exchange import Exchange, IamToken, NeedToken, Send, Sleep, iam_exchange
-from airflow_provider_sdrs._core.http import HttpRequest, HttpResponse, TransportFailure
+from airflow_provider_sdrs._core.http import FailureKind, HttpRequest, HttpResponse, TransportFailure
+from airflow_provider_sdrs._core.logs import Log
 from airflow_provider_sdrs._core.retry import RetryPolicy
 from airflow_provider_sdrs._core.settings import SdrsSettings
 from airflow_provider_sdrs._core.tokens import TOKEN_CACHE
@@ -44,7 +45,7 @@ class RequestsTransport:
             return TransportFailure("timeout", f"no answer within {self.settings.timeout:g} s: {exc}")
         except requests.exceptions.ConnectionError as exc:
             reason = getattr(exc.args[0], "reason", None) if exc.args else None
-            kind = "connect" if isinstance(reason, NewConnectionError) else "reset"
+            kind: FailureKind = "connect" if isinstance(reason, NewConnectionError) else "reset"
             return TransportFailure(kind, f"{type(exc).__name__}: {exc}")
         except requests.exceptions.RequestException as exc:
             return TransportFailure("protocol", f"{type(exc).__name__}: {exc}")
@@ -84,7 +85,7 @@ def sync_token(
     settings: SdrsSettings,
     transport: RequestsTransport,
     policy: RetryPolicy,
-    log: logging.Logger,
+    log: Log,
     on_new_token: Callable[[IamToken], None],
 ) -> Callable[[IamToken | None], IamToken]:
     """A token source for :func:`run_sync` backed by the process-wide cache."""

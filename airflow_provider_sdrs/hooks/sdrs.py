@@ -222,4 +222,3 @@ class SdrsHook(BaseHook):
             widget = BS3PasswordFieldWidget() if secret else BS3TextFieldWidget()
             widgets[name] = field_class(lazy_gettext(spec["label"]), widget=widget, description=spec["description"])
         return widgets
-

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import secrets
@@ -344,23 +345,7 @@ class SdrsSimulator:
 
     def connection_dict(self, auth_type: str = "aksk", **extra_overrides: Any) -> dict[str, Any]:
         """An Airflow connection (as a dict) that reaches this simulator."""
-        creds = self.credentials
-        extra: dict[str, Any] = {
-            "auth_type": auth_type,
-            "region": "eu-de",
-            "iam_endpoint": f"{self.url}/v3",
-            "console_url": f"{self.url}/console",
-        }
-        if auth_type == "aksk":
-            login, password = creds.access_key, creds.secret_key
-            extra["project_id"] = creds.project_id
-            if creds.security_token:
-                extra["security_token"] = creds.security_token
-        else:
-            login, password = creds.user, creds.password
-            extra["domain_name"] = creds.domain
-        extra.update(extra_overrides)
-        return {"conn_type": "sdrs", "host": self.url, "login": login, "password": password, "extra": extra}
+        return connection_for(self.url, auth_type, self.credentials, **extra_overrides)
 
     def connection_json(self, auth_type: str = "aksk", **extra_overrides: Any) -> str:
         """The connection as JSON, the value for an ``AIRFLOW_CONN_<ID>`` environment variable."""
@@ -418,9 +403,9 @@ class SdrsSimulator:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, backlog=2048, reuse_address=True)
         await site.start()
-        server = site._server
-        if self.port == 0 and server is not None and getattr(server, "sockets", None):
-            self.port = server.sockets[0].getsockname()[1]
+        sockets = getattr(site._server, "sockets", None)
+        if self.port == 0 and sockets:
+            self.port = sockets[0].getsockname()[1]
 
     async def _close(self) -> None:
         if self._runner is not None:
@@ -447,8 +432,9 @@ class SdrsSimulator:
             self.counters[route] += 1
             if self.keep_records:
                 self._records.append(
-                    RequestRecord(request.method, request.raw_path, route, status, peer_text, dict(request.headers),
-                                  time.time())
+                    RequestRecord(
+                        request.method, request.raw_path, route, status, peer_text, dict(request.headers), time.time()
+                    )
                 )
 
     def _take_fault(self, route: str, job_id: str | None) -> Fault | None:
@@ -504,7 +490,7 @@ class SdrsSimulator:
             headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
             return _error(429, "APIGW.0308", "The throttling threshold has been reached.", headers=headers)
         if kind == "html":
-            page = f"<html><head><title>{fault.status} Bad Gateway</title></head><body><h1>{fault.status}</h1></body></html>"
+            page = f"<html><head><title>{fault.status} Bad Gateway</title></head><body><h1>{fault.status}</h1></body>"
             return web.Response(status=fault.status, text=page, content_type="text/html")
         if kind == "malformed":
             return web.Response(status=200, text='{"status": "RUNNING", "job_id": ', content_type="application/json")
@@ -568,7 +554,9 @@ class SdrsSimulator:
             return _error(401, "APIGW.0301", "Incorrect IAM authentication information: unknown access key.")
         names = fields["SignedHeaders"].split(";")
         if "host" not in names or "x-sdk-date" not in names:
-            return _error(401, "APIGW.0301", "Incorrect IAM authentication information: host and x-sdk-date must be signed.")
+            return _error(
+                401, "APIGW.0301", "Incorrect IAM authentication information: host and x-sdk-date must be signed."
+            )
         date = request.headers.get(signing.DATE_HEADER, "")
         try:
             sent = datetime.strptime(date, signing.DATE_FORMAT).replace(tzinfo=timezone.utc).timestamp()
@@ -576,7 +564,8 @@ class SdrsSimulator:
             return _error(401, "APIGW.0301", "Incorrect IAM authentication information: bad x-sdk-date.")
         if abs(time.time() + self.clock_offset - sent) > SKEW_LIMIT:
             return _error(
-                401, "APIGW.0301",
+                401,
+                "APIGW.0301",
                 "Incorrect IAM authentication information: the request time differs from the server time by more "
                 "than 15 minutes.",
             )
@@ -660,6 +649,29 @@ class SdrsSimulator:
         return web.json_response({"error": "unknown control route"}, status=404)
 
 
+def connection_for(
+    url: str, auth_type: str = "aksk", credentials: SimulatorCredentials | None = None, **extra_overrides: Any
+) -> dict[str, Any]:
+    """An Airflow connection (as a dict) for a simulator serving at ``url``."""
+    creds = credentials or SimulatorCredentials()
+    extra: dict[str, Any] = {
+        "auth_type": auth_type,
+        "region": "eu-de",
+        "iam_endpoint": f"{url}/v3",
+        "console_url": f"{url}/console",
+    }
+    if auth_type == "aksk":
+        login, password = creds.access_key, creds.secret_key
+        extra["project_id"] = creds.project_id
+        if creds.security_token:
+            extra["security_token"] = creds.security_token
+    else:
+        login, password = creds.user, creds.password
+        extra["domain_name"] = creds.domain
+    extra.update(extra_overrides)
+    return {"conn_type": "sdrs", "host": url, "login": login, "password": password, "extra": extra}
+
+
 def _error(status: int, code: str, message: str, *, headers: dict[str, str] | None = None) -> web.Response:
     request_id = hashlib.sha1(f"{time.time_ns()}".encode()).hexdigest()[:32]
     if code.startswith("APIGW"):
@@ -683,6 +695,8 @@ def _iter_jobs(specs: list[str]) -> Iterator[dict[str, Any]]:
                 options[key] = float(value)
             elif key == "sub_jobs":
                 options[key] = int(value)
+            elif key == "clock_from_first_poll":
+                options[key] = value.lower() in ("1", "true", "yes")
             elif key:
                 options[key] = value
         yield options
@@ -695,8 +709,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument(
-        "--job", action="append", default=[], metavar="SPEC",
-        help="create a job at start, e.g. job_id=<32 hex>,run_seconds=20,outcome=SUCCESS,sub_jobs=2 (repeatable)",
+        "--job",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="create a job at start, e.g. job_id=<32 hex>,run_seconds=20,outcome=SUCCESS,sub_jobs=2,"
+        "clock_from_first_poll=true (repeatable)",
     )
     parser.add_argument("--token-ttl", type=float, default=24 * 3600.0, help="IAM token lifetime, seconds")
     args = parser.parse_args(argv)
@@ -718,10 +736,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"AIRFLOW_CONN_SDRS_DEFAULT='{simulator.connection_json()}'", flush=True)
         await stop.wait()
         server.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await server
-        except asyncio.CancelledError:
-            pass
 
     asyncio.run(run())
 

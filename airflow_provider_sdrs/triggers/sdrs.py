@@ -98,8 +98,12 @@ class SdrsJobTrigger(BaseTrigger):
                 while True:
                     if self.end_time is not None and time.time() >= self.end_time:
                         yield TriggerEvent(
-                            event("timeout", self.job_id, f"SDRS job {self.job_id} did not end before the deadline "
-                                  f"(last status {watch.last_status or 'unknown'}, waited {watch.elapsed()})")
+                            event(
+                                "timeout",
+                                self.job_id,
+                                f"SDRS job {self.job_id} did not end before the deadline "
+                                f"(last status {watch.last_status or 'unknown'}, waited {watch.elapsed()})",
+                            )
                         )
                         return
                     try:
@@ -118,13 +122,19 @@ class SdrsJobTrigger(BaseTrigger):
                         failures += 1
                         if failures >= self.max_poll_failures:
                             yield TriggerEvent(
-                                event("error", self.job_id, f"could not poll SDRS job {self.job_id} "
-                                      f"{failures} times in a row; last error: {error}")
+                                event(
+                                    "error",
+                                    self.job_id,
+                                    f"could not poll SDRS job {self.job_id} "
+                                    f"{failures} times in a row; last error: {error}",
+                                )
                             )
                             return
                         self.log.warning(
                             "Poll %d of SDRS job %s failed (%s); the job may still be running, trying again",
-                            failures, self.job_id, error,
+                            failures,
+                            self.job_id,
+                            error,
                         )
                     else:
                         failures = 0

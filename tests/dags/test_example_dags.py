@@ -73,8 +73,9 @@ def test_sensor_example_waits_for_a_job(mode, sdrs_password_connection):
 
 
 def test_sensor_example_fails_the_run_when_the_job_fails(sdrs_connection):
-    job_id = sdrs_connection.simulator.add_job(outcome="FAIL", run_seconds=0.5, error_code="SDRS.1830",
-                                               clock_from_first_poll=True)
+    job_id = sdrs_connection.simulator.add_job(
+        outcome="FAIL", run_seconds=0.5, error_code="SDRS.1830", clock_from_first_poll=True
+    )
     dag = load("sdrs_job_sensor")
     dag.get_task("wait_for_job").poke_interval = 0.2
     dag_run = dag.test(run_conf={"job_id": job_id})

@@ -68,8 +68,14 @@ def test_reads_a_job_through_its_lifecycle(path, auth, connect):
 @paths
 def test_a_failed_job_carries_code_reason_and_failed_sub_job(path, connect):
     sim = connect()
-    job_id = sim.add_job(outcome="FAIL", init_seconds=0, run_seconds=0, sub_jobs=2, error_code="SDRS.1830",
-                         fail_reason="replication still synchronising")
+    job_id = sim.add_job(
+        outcome="FAIL",
+        init_seconds=0,
+        run_seconds=0,
+        sub_jobs=2,
+        error_code="SDRS.1830",
+        fail_reason="replication still synchronising",
+    )
     job = get_job(path, job_id)
     assert job.status is SdrsJobStatus.FAIL
     assert job.error_code == "SDRS.1830" and len(job.failed_sub_jobs) == 1
@@ -151,7 +157,7 @@ def test_other_client_errors_are_not_retried(path, connect):
     sim = connect()
     job_id = sim.add_job()
     sim.add_fault("status", status=400, code="SDRS.0209", count=-1)
-    with pytest.raises(SdrsApiError, match="SDRS.0209"):
+    with pytest.raises(SdrsApiError, match=r"SDRS\.0209"):
         get_job(path, job_id)
     assert sim.counters["job"] == 1
 
@@ -173,7 +179,7 @@ def test_a_wrong_secret_key_is_an_auth_error_without_retries(path, connect, monk
 def test_a_skewed_clock_is_reported_as_such(path, connect):
     sim = connect()
     sim.clock_offset = 20 * 60
-    with pytest.raises(SdrsAuthError, match="15 minutes"):
+    with pytest.raises(SdrsAuthError, match=r"15 minutes"):
         get_job(path, sim.add_job())
 
 
@@ -231,7 +237,7 @@ def test_wrong_iam_password_is_an_auth_error(path, connect, monkeypatch):
     conn = sim.connection_dict("password")
     conn["password"] = "wrong-password-1"
     monkeypatch.setenv("AIRFLOW_CONN_SDRS_DEFAULT", json.dumps(conn))
-    with pytest.raises(SdrsAuthError, match="IAM refused") as info:
+    with pytest.raises(SdrsAuthError, match=r"IAM refused") as info:
         get_job(path, sim.add_job())
     assert "wrong-password-1" not in str(info.value)
     assert sim.counters["job"] == 0
@@ -265,7 +271,7 @@ def test_an_unreachable_endpoint_is_a_connection_error(path, monkeypatch, sdrs_s
 def test_a_bad_connection_fails_before_any_request(monkeypatch, sdrs_simulator):
     conn = sdrs_simulator.connection_dict("aksk", region="Mars Base")
     monkeypatch.setenv("AIRFLOW_CONN_SDRS_DEFAULT", json.dumps(conn))
-    with pytest.raises(SdrsConfigError, match="extra.region"):
+    with pytest.raises(SdrsConfigError, match=r"extra\.region"):
         SdrsHook().get_job("0000000062db92d70162db9d200f000a")
     assert sdrs_simulator.records == []
 
@@ -301,7 +307,7 @@ def test_one_session_serves_many_hooks_and_closes_cleanly(connect):
         for hook in hooks:
             await hook.__aenter__()
         assert SESSIONS.open_sessions() == 1
-        jobs = await asyncio.gather(*(hook.aget_job(j) for hook, j in zip(hooks, job_ids)))
+        jobs = await asyncio.gather(*(hook.aget_job(j) for hook, j in zip(hooks, job_ids, strict=True)))
         for hook in hooks:
             await hook.__aexit__(None, None, None)
         assert SESSIONS.open_sessions() == 0

@@ -94,8 +94,14 @@ def test_success_returns_the_job(mode, sdrs_connection):
 @pytest.mark.parametrize("mode", MODES)
 def test_job_failure_is_final_and_says_why(mode, sdrs_connection):
     sim = sdrs_connection.simulator
-    job_id = sim.add_job(outcome="FAIL", run_seconds=0.2, sub_jobs=2, error_code="SDRS.1830",
-                         fail_reason="replication still synchronising", clock_from_first_poll=True)
+    job_id = sim.add_job(
+        outcome="FAIL",
+        run_seconds=0.2,
+        sub_jobs=2,
+        error_code="SDRS.1830",
+        fail_reason="replication still synchronising",
+        clock_from_first_poll=True,
+    )
     with pytest.raises(SdrsJobFailedError) as info:
         run_sensor(mode, job_id)
     assert isinstance(info.value, AirflowFailException)

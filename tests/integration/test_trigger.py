@@ -59,8 +59,9 @@ def test_success_event_carries_the_job(sdrs_connection):
 
 
 def test_failed_event_names_code_and_reason(sdrs_connection):
-    job_id = sdrs_connection.simulator.add_job(outcome="FAIL", run_seconds=0.1, error_code="SDRS.1003",
-                                               fail_reason="the group has a drill")
+    job_id = sdrs_connection.simulator.add_job(
+        outcome="FAIL", run_seconds=0.1, error_code="SDRS.1003", fail_reason="the group has a drill"
+    )
     event = run(trigger_for(job_id))
     assert event["status"] == "failed"
     assert "SDRS.1003" in event["message"] and "the group has a drill" in event["message"]

@@ -46,10 +46,16 @@ def test_non_json_error_bodies_become_readable_messages(raw, expected):
 
 def test_mapping_to_exceptions():
     not_found = api_error(HttpResponse(404, {}, b""), operation="get job j1", job_id="j1")
-    null_job = api_error(HttpResponse(500, {}, b'{"error":{"code":"SDRS.0408","message":"Null job"}}'), operation="x", job_id="j1")
-    auth = api_error(HttpResponse(401, {"x-request-id": "rq"}, b'{"error_code":"APIGW.0301","error_msg":"bad sig"}'), operation="x")
+    null_job = api_error(
+        HttpResponse(500, {}, b'{"error":{"code":"SDRS.0408","message":"Null job"}}'), operation="x", job_id="j1"
+    )
+    auth = api_error(
+        HttpResponse(401, {"x-request-id": "rq"}, b'{"error_code":"APIGW.0301","error_msg":"bad sig"}'), operation="x"
+    )
     busy = api_error(HttpResponse(503, {}, b""), operation="x")
-    bad = api_error(HttpResponse(400, {}, b'{"error":{"code":"SDRS.0209","message":"incorrect status"}}'), operation="x")
+    bad = api_error(
+        HttpResponse(400, {}, b'{"error":{"code":"SDRS.0209","message":"incorrect status"}}'), operation="x"
+    )
     assert isinstance(not_found, SdrsJobNotFoundError) and "j1" in str(not_found)
     assert isinstance(null_job, SdrsJobNotFoundError) and not is_retryable(null_job)
     assert isinstance(auth, SdrsAuthError) and auth.request_id == "rq" and "APIGW.0301" in str(auth)
@@ -57,7 +63,23 @@ def test_mapping_to_exceptions():
     assert type(bad) is SdrsApiError and bad.code == "SDRS.0209"
 
 
-HOSTILE = ["", " ", "a/b", "..", "../x", "%2F", "a%2Fb", "a?b", "a#b", "a b", "ab\n", "ÿ", "灾备", "x" * 65, "x" * 10_000]
+HOSTILE = [
+    "",
+    " ",
+    "a/b",
+    "..",
+    "../x",
+    "%2F",
+    "a%2Fb",
+    "a?b",
+    "a#b",
+    "a b",
+    "ab\n",
+    "ÿ",
+    "灾备",
+    "x" * 65,
+    "x" * 10_000,
+]
 
 
 @pytest.mark.parametrize("value", [*HOSTILE, None, 5, b"abc"])
@@ -68,7 +90,9 @@ def test_hostile_ids_are_refused(value):
     assert len(str(info.value)) < 200
 
 
-@pytest.mark.parametrize("value", ["0000000062db92d70162db9d200f000a", "a59d008e-4bad-4bf3-9b17-6cc25e7da483", "x" * 64])
+@pytest.mark.parametrize(
+    "value", ["0000000062db92d70162db9d200f000a", "a59d008e-4bad-4bf3-9b17-6cc25e7da483", "x" * 64]
+)
 def test_real_ids_pass(value):
     assert validate_id(value, "job_id") == value
 

@@ -28,8 +28,11 @@ DOC_SUB_JOBS = {
         "sub_jobs": [
             {"job_id": "s1", "job_type": "stopProtectionGroupRepNoCG", "status": "SUCCESS", "entities": {}},
             {
-                "job_id": "s2", "job_type": "stopProtectionGroupRepNoCG", "status": "FAIL",
-                "error_code": "SDRS.0206", "fail_reason": "disk busy",
+                "job_id": "s2",
+                "job_type": "stopProtectionGroupRepNoCG",
+                "status": "FAIL",
+                "error_code": "SDRS.0206",
+                "fail_reason": "disk busy",
                 "entities": {"sub_jobs": [{"job_id": "s2a", "status": "FAIL", "error_code": "SDRS.1830"}]},
             },
         ]

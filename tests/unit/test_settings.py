@@ -11,7 +11,9 @@ PROJECT = "0123456789abcdef0123456789abcdef"
 
 
 def settings(host=None, login="AK", password="SK", port=None, **extra):
-    return SdrsSettings.from_fields(conn_id="sdrs_test", host=host, port=port, login=login, password=password, extra=extra)
+    return SdrsSettings.from_fields(
+        conn_id="sdrs_test", host=host, port=port, login=login, password=password, extra=extra
+    )
 
 
 def test_aksk_defaults_to_open_telekom_cloud_eu_de():
@@ -79,7 +81,9 @@ def test_bad_connections_name_the_field(kwargs, field):
 
 
 def test_secrets_stay_out_of_repr():
-    s = settings(project_id=PROJECT, password="TOPSECRET-sk", security_token="TOPSECRET-st", proxy="http://u:TOPSECRET-p@px:3128")
+    s = settings(
+        project_id=PROJECT, password="TOPSECRET-sk", security_token="TOPSECRET-st", proxy="http://u:TOPSECRET-p@px:3128"
+    )
     assert "TOPSECRET" not in repr(s)
     assert set(s.secrets) == {"TOPSECRET-sk", "TOPSECRET-st", "http://u:TOPSECRET-p@px:3128"}
     assert all("TOPSECRET" not in part for part in s.token_key)
@@ -100,7 +104,9 @@ def test_unknown_extra_keys_are_reported():
 def test_from_connection_reads_an_airflow_connection():
     from airflow.providers.common.compat.sdk import Connection
 
-    conn = Connection(conn_id="c1", conn_type="sdrs", login="AK", password="SK", extra=json.dumps({"project_id": PROJECT}))
+    conn = Connection(
+        conn_id="c1", conn_type="sdrs", login="AK", password="SK", extra=json.dumps({"project_id": PROJECT})
+    )
     s = SdrsSettings.from_connection(conn, timeout=5)
     assert (s.conn_id, s.login, s.timeout) == ("c1", "AK", 5)
 

@@ -23,17 +23,28 @@ CASES = [
     ("GET", "/v1/p/tilde~and-dash_/", [("k~", "v~*")], None, {}),
     ("POST", "/v1/p/disaster-recovery-drills", [], b'{"disaster_recovery_drill":{"name":"drill-1"}}', {}),
     ("DELETE", "/v1/p/protected-instances/abc", [], b'{"delete_target_server":false}', {}),
-    ("POST", "/v1/p/server-groups/g/action", [], '{"name":"ünïcode"}'.encode(), {"X-Security-Token": "tmp-token-value"}),
+    (
+        "POST",
+        "/v1/p/server-groups/g/action",
+        [],
+        '{"name":"ünïcode"}'.encode(),
+        {"X-Security-Token": "tmp-token-value"},
+    ),
 ]
 
 
-def reference_authorization(method, path, query, body, extra_headers, host="sdrs.eu-de.otc.t-systems.com"):
+def reference_authorization(method, path, query, body, extra_headers, *, host="sdrs.eu-de.otc.t-systems.com"):
     headers = {"X-Sdk-Date": DATE, "Host": host, "X-Project-Id": "p", **extra_headers}
     if body:
         headers["Content-Type"] = "application/json;charset=UTF-8"
     request = SdkRequest(
-        method=method, schema="https", host=host, resource_path=path,
-        query_params=list(query), header_params=dict(headers), body=body or "",
+        method=method,
+        schema="https",
+        host=host,
+        resource_path=path,
+        query_params=list(query),
+        header_params=dict(headers),
+        body=body or "",
     )
     Signer(BasicCredentials(ak=AK, sk=SK)).sign(request)
     return request.header_params["Authorization"], headers
@@ -59,22 +70,34 @@ def test_a_different_secret_gives_a_different_signature():
 @pytest.mark.parametrize("security_token", [None, "temporary-security-token"])
 def test_hook_requests_are_signed_like_the_reference(security_token):
     settings = SdrsSettings.from_fields(
-        conn_id="c", host="https://sdrs.eu-de.otc.t-systems.com:8443", port=None, login=AK, password=SK,
+        conn_id="c",
+        host="https://sdrs.eu-de.otc.t-systems.com:8443",
+        port=None,
+        login=AK,
+        password=SK,
         extra={"project_id": "0123456789abcdef0123456789abcdef", "security_token": security_token},
     )
-    call = ApiCall("GET", ("disaster-recovery-drills",), "list drills", query=(("server_group_id", "g-1"), ("limit", "5")))
+    call = ApiCall(
+        "GET", ("disaster-recovery-drills",), "list drills", query=(("server_group_id", "g-1"), ("limit", "5"))
+    )
     from datetime import datetime, timezone
 
     request = build_api_request(
         settings, call, project_id=settings.project_id, token=None, now=datetime(2026, 4, 1, 12, 0, tzinfo=timezone.utc)
     )
     assert request.headers["X-Sdk-Date"] == DATE
-    assert request.url.endswith("/v1/0123456789abcdef0123456789abcdef/disaster-recovery-drills?limit=5&server_group_id=g-1")
+    assert request.url.endswith(
+        "/v1/0123456789abcdef0123456789abcdef/disaster-recovery-drills?limit=5&server_group_id=g-1"
+    )
     signed_headers = {k: v for k, v in request.headers.items() if k not in ("Authorization", "User-Agent", "Accept")}
     sdk = SdkRequest(
-        method="GET", schema="https", host="sdrs.eu-de.otc.t-systems.com:8443",
+        method="GET",
+        schema="https",
+        host="sdrs.eu-de.otc.t-systems.com:8443",
         resource_path="/v1/0123456789abcdef0123456789abcdef/disaster-recovery-drills",
-        query_params=[("server_group_id", "g-1"), ("limit", "5")], header_params=dict(signed_headers), body="",
+        query_params=[("server_group_id", "g-1"), ("limit", "5")],
+        header_params=dict(signed_headers),
+        body="",
     )
     Signer(BasicCredentials(ak=AK, sk=SK)).sign(sdk)
     assert request.headers["Authorization"] == sdk.header_params["Authorization"]

@@ -1,0 +1,120 @@
+"""`make demo`: start the SDRS simulator, run the sdrs_job_sensor example DAG against it, print the outcome.
+
+Everything lives in a throwaway Airflow home (.demo/) with SQLite; the connection comes from an
+environment variable; the simulator is stopped at the end, whatever happens.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO = REPO / ".demo"
+JOB_ID = "0000000062db92d70162db9d200f000a"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(url: str, process: subprocess.Popen, seconds: float = 30) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise SystemExit("the SDRS simulator exited during start-up")
+        try:
+            urllib.request.urlopen(f"{url}/_sim/stats", timeout=1).read()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("the SDRS simulator did not start within 30 s")
+
+
+def main() -> int:
+    shutil.rmtree(DEMO, ignore_errors=True)
+    home = DEMO / "airflow-home"
+    home.mkdir(parents=True)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    simulator = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "airflow_provider_sdrs.testing.simulator",
+            "--port",
+            str(port),
+            "--job",
+            f"job_id={JOB_ID},init_seconds=4,run_seconds=12,sub_jobs=2,clock_from_first_poll=true",
+        ],
+        stdout=(DEMO / "simulator.out").open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_until_up(url, simulator)
+        from airflow_provider_sdrs.testing.simulator import connection_for
+
+        connection = connection_for(url, "aksk")
+        env = {
+            **os.environ,
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "example_dags"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW_CONN_SDRS_DEFAULT": json.dumps(connection),
+        }
+        print(f"SDRS simulator on {url}; job {JOB_ID} runs for about 16 s from its first poll", flush=True)
+        subprocess.run(
+            [sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL
+        )
+        print("Running: airflow dags test sdrs_job_sensor", flush=True)
+        log_path = DEMO / "dags-test.log"
+        with log_path.open("w") as log:
+            result = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "airflow",
+                    "dags",
+                    "test",
+                    "sdrs_job_sensor",
+                    "-c",
+                    json.dumps({"job_id": JOB_ID}),
+                ],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                check=False,
+            )
+        lines = log_path.read_text().splitlines()
+        keys = (
+            "SDRS job",
+            "sub-job",
+            "Pausing task as DEFERRED",
+            "running trigger",
+            "Trigger completed",
+            "DagRun Finished",
+        )
+        shown = [line for line in lines if any(key in line for key in keys)]
+        print("\n".join(line[:200] for line in shown))
+        succeeded = result.returncode == 0 and any("state=success" in line for line in lines)
+        print(f"\nDemo {'succeeded' if succeeded else 'FAILED'}: full log in {log_path.relative_to(REPO)}")
+        return 0 if succeeded else 1
+    finally:
+        simulator.terminate()
+        try:
+            simulator.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            simulator.kill()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,21 @@
+"""DAG files import the sensor: it must not pull in an HTTP client or a heavy module at parse time."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+CHECK = """
+import sys
+import airflow.sdk
+before = set(sys.modules)
+import airflow_provider_sdrs.sensors.sdrs
+added = set(sys.modules) - before
+print("ADDED:" + ",".join(sorted(m for m in added if m.split(".")[0] in ("requests", "aiohttp", "urllib3", "httpx", "yarl"))))
+"""
+
+
+def test_the_sensor_module_imports_no_http_client():
+    result = subprocess.run([sys.executable, "-c", CHECK], capture_output=True, text=True, check=True)
+    marker = [line for line in result.stdout.splitlines() if line.startswith("ADDED:")]
+    assert marker == ["ADDED:"], marker
