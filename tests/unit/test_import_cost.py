@@ -11,7 +11,8 @@ import airflow.sdk
 before = set(sys.modules)
 import airflow_provider_sdrs.sensors.sdrs
 added = set(sys.modules) - before
-print("ADDED:" + ",".join(sorted(m for m in added if m.split(".")[0] in ("requests", "aiohttp", "urllib3", "httpx", "yarl"))))
+clients = ("requests", "aiohttp", "urllib3", "httpx", "yarl")
+print("ADDED:" + ",".join(sorted(m for m in added if m.split(".")[0] in clients)))
 """
 
 

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from importlib import import_module
+from importlib.metadata import entry_points
+
+from airflow_provider_sdrs.get_provider_info import get_provider_info
+from airflow_provider_sdrs.hooks.sdrs import SdrsHook
+
+
+def test_entry_point_is_registered():
+    points = [
+        ep for ep in entry_points(group="apache_airflow_provider") if ep.value.startswith("airflow_provider_sdrs")
+    ]
+    assert [ep.load() for ep in points] == [get_provider_info]
+
+
+def test_declared_modules_and_classes_exist():
+    info = get_provider_info()
+    assert info["package-name"] == "airflow-provider-sdrs" and info["name"] and info["description"]
+    for kind in ("hooks", "sensors", "triggers", "operators"):
+        for entry in info[kind]:
+            for module in entry["python-modules"]:
+                import_module(module)
+    (conn_type,) = info["connection-types"]
+    module, _, name = conn_type["hook-class-name"].rpartition(".")
+    assert getattr(import_module(module), name) is SdrsHook
+    assert conn_type["connection-type"] == SdrsHook.conn_type == "sdrs"
+
+
+def test_connection_form_declares_every_extra_the_hook_reads():
+    from airflow_provider_sdrs._core.settings import _KNOWN_EXTRAS
+
+    fields = get_provider_info()["connection-types"][0]["conn-fields"]
+    assert set(fields) == set(_KNOWN_EXTRAS)
+    assert fields["security_token"]["schema"]["format"] == "password"
+    behaviour = SdrsHook.get_ui_field_behaviour()
+    assert set(behaviour) == {"hidden_fields", "relabeling", "placeholders"}
+    assert "port" in behaviour["hidden_fields"] and behaviour["relabeling"]["login"]
+
+
+def test_airflow_sees_the_provider():
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    assert "airflow-provider-sdrs" in manager.providers
+    assert manager.hooks["sdrs"] is not None
