@@ -14,7 +14,11 @@ from airflow.providers.common.compat.sdk import (
     AirflowSensorTimeout,
     AirflowSkipException,
 )
-from airflow.sdk.exceptions import AirflowRescheduleException, TaskDeferred
+
+try:
+    from airflow.sdk.exceptions import AirflowRescheduleException, TaskDeferred
+except ImportError:  # Airflow 3.1
+    from airflow.exceptions import AirflowRescheduleException, TaskDeferred  # type: ignore[no-redef]
 
 from airflow_provider_sdrs._waiting import SdrsJobUnknownError
 from airflow_provider_sdrs.exceptions import SdrsError, SdrsJobFailedError
