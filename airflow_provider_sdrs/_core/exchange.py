@@ -71,7 +71,6 @@ class NeedToken:
 
 
 Step = Send | Sleep | NeedToken
-StepResult = HttpResponse | TransportFailure | IamToken | None
 Exchange = Generator[Step, Any, Any]
 
 

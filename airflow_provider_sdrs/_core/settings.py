@@ -163,15 +163,21 @@ class SdrsSettings:
     proxy: str | None = field(default=None, repr=False)
 
     @classmethod
-    def from_connection(cls, conn: Any, *, timeout: float | None = None) -> SdrsSettings:
+    def from_connection(
+        cls, conn: Any, *, extra: Mapping[str, Any] | None = None, timeout: float | None = None
+    ) -> SdrsSettings:
         """Read an Airflow ``Connection`` (or anything with its attributes).
 
         :param conn: the connection.
+        :param extra: the connection's extra, already decoded; on an event loop pass what
+            ``get_async_extra_dejson`` returned, since ``conn.extra_dejson`` blocks there.
         :param timeout: a timeout that overrides the connection's ``extra.timeout``.
         :raises SdrsConfigError: a field is missing or unusable; the message names it.
         """
         conn_id = str(getattr(conn, "conn_id", None) or "sdrs_default")
-        raw_extra = getattr(conn, "extra_dejson", None)
+        raw_extra: Any = extra
+        if raw_extra is None:
+            raw_extra = getattr(conn, "extra_dejson", None)
         if raw_extra is None:
             raw_extra = getattr(conn, "extra", None) or {}
         if isinstance(raw_extra, str):

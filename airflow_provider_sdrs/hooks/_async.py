@@ -89,18 +89,15 @@ def _ssl(settings: SdrsSettings) -> ssl.SSLContext | bool:
 
 def _new_session(settings: SdrsSettings) -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(limit=POOL_SIZE, ssl=_ssl(settings), ttl_dns_cache=300)
-    return aiohttp.ClientSession(
-        connector=connector,
-        timeout=aiohttp.ClientTimeout(total=settings.timeout),
-        auto_decompress=True,
-        trust_env=True,
-    )
+    return aiohttp.ClientSession(connector=connector, auto_decompress=True, trust_env=True)
 
 
 class AiohttpTransport:
     def __init__(self, session: aiohttp.ClientSession, settings: SdrsSettings) -> None:
         self.session = session
         self.settings = settings
+        # Per request, not per session: hooks with different timeouts share the session.
+        self.timeout = aiohttp.ClientTimeout(total=settings.timeout)
 
     async def send(self, request: HttpRequest) -> HttpResponse | TransportFailure:
         try:
@@ -110,6 +107,7 @@ class AiohttpTransport:
                 headers=dict(request.headers),
                 data=request.body,
                 proxy=self.settings.proxy,
+                timeout=self.timeout,
                 allow_redirects=False,
             ) as response:
                 body = await response.read()

@@ -70,11 +70,11 @@ class SdrsHook(BaseHook):
 
     # -- connection ------------------------------------------------------------------------------
 
-    def _settings_from(self, conn: Any) -> SdrsSettings:
-        settings = SdrsSettings.from_connection(conn, timeout=self.timeout)
+    def _settings_from(self, conn: Any, extra: dict[str, Any]) -> SdrsSettings:
+        settings = SdrsSettings.from_connection(conn, extra=extra, timeout=self.timeout)
         for secret in settings.secrets:
             _mask(secret)
-        unknown = unknown_extra_keys(getattr(conn, "extra_dejson", None) or {})
+        unknown = unknown_extra_keys(extra)
         if unknown:
             self.log.warning("Connection %r has extra keys the SDRS provider ignores: %s", settings.conn_id, unknown)
         if settings.verify is False:
@@ -88,15 +88,17 @@ class SdrsHook(BaseHook):
     @cached_property
     def settings(self) -> SdrsSettings:
         """The validated connection (looked up with the blocking connection API)."""
-        return self._settings_from(self.get_connection(self.sdrs_conn_id))
+        conn = self.get_connection(self.sdrs_conn_id)
+        return self._settings_from(conn, conn.extra_dejson)
 
     async def aget_settings(self) -> SdrsSettings:
         """The validated connection, looked up without blocking the event loop."""
         if self._async_settings is None:
-            from airflow.providers.common.compat.connection import get_async_connection
+            from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
 
             conn = await get_async_connection(self.sdrs_conn_id)
-            self._async_settings = self._settings_from(conn)
+            # conn.extra_dejson would mask secrets with a blocking call to the supervisor.
+            self._async_settings = self._settings_from(conn, await get_async_extra_dejson(conn))
         return self._async_settings
 
     def _on_new_token(self, token: IamToken) -> None:

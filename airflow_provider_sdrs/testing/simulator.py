@@ -206,10 +206,8 @@ class SdrsSimulator:
     ) -> None:
         self.host = host
         self.port = port
-        self.credentials = credentials or SimulatorCredentials()
-        self.token_ttl = token_ttl
-        self.unknown_job_status = unknown_job_status
-        self.clock_offset = clock_offset
+        self._defaults = (credentials or SimulatorCredentials(), token_ttl, unknown_job_status, clock_offset)
+        self.credentials, self.token_ttl, self.unknown_job_status, self.clock_offset = self._defaults
         self._lock = threading.RLock()
         self._jobs: dict[str, SimJob] = {}
         self._faults: list[Fault] = []
@@ -312,7 +310,7 @@ class SdrsSimulator:
             self._tokens.clear()
 
     def reset(self) -> None:
-        """Forget jobs, faults, tokens, records and counters."""
+        """Forget jobs, faults, tokens, records and counters; restore the settings it was built with."""
         with self._lock:
             self._jobs.clear()
             self._faults.clear()
@@ -320,8 +318,7 @@ class SdrsSimulator:
             self._records.clear()
             self._peers.clear()
             self.counters.clear()
-            self.clock_offset = 0.0
-            self.unknown_job_status = 500
+            self.credentials, self.token_ttl, self.unknown_job_status, self.clock_offset = self._defaults
 
     @property
     def records(self) -> list[RequestRecord]:

@@ -336,3 +336,27 @@ def test_concurrent_waits_share_one_token_request(connect):
     jobs = asyncio.run(main())
     assert len(jobs) == 200
     assert sim.counters["token_requests"] == 1
+
+
+def test_hooks_with_different_timeouts_share_a_session_but_keep_their_timeout(connect):
+    sim = connect()
+    job_id = sim.add_job(init_seconds=0, run_seconds=0)
+    sim.add_fault("delay", delay=0.6, count=-1)
+
+    async def main():
+        async with SdrsHook(retry_limit=0, timeout=5) as patient, SdrsHook(retry_limit=0, timeout=0.2) as hasty:
+            assert (await patient.aget_job(job_id)).status is SdrsJobStatus.SUCCESS
+            with pytest.raises(SdrsConnectionError, match="timeout"):
+                await hasty.aget_job(job_id)
+
+    asyncio.run(main())
+
+
+def test_simulator_reset_restores_its_settings(sdrs_simulator):
+    from dataclasses import replace
+
+    original = sdrs_simulator.credentials
+    sdrs_simulator.credentials = replace(original, security_token="x-token")
+    sdrs_simulator.token_ttl = 1.0
+    sdrs_simulator.reset()
+    assert sdrs_simulator.credentials == original and sdrs_simulator.token_ttl == 24 * 3600.0

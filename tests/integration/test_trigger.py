@@ -152,3 +152,27 @@ def test_each_status_change_is_logged_once(sdrs_connection, capsys):
     statuses = [line.split(" is ")[1].split(" after")[0] for line in lines if "[info" in line]
     assert statuses == ["INIT", "RUNNING", "SUCCESS"]
     assert sim.job_polls(job_id) > len(statuses)
+
+
+def test_the_connection_extra_is_never_decoded_on_the_event_loop(sdrs_connection, monkeypatch):
+    # Connection.extra_dejson masks secrets through a blocking supervisor call in a real triggerer.
+    from airflow.providers.common.compat.sdk import Connection
+
+    loop_threads: set[int] = set()
+    reads: list[int] = []
+    original = Connection.extra_dejson
+
+    def spy(self):
+        reads.append(threading.get_ident())
+        return original.fget(self)
+
+    monkeypatch.setattr(Connection, "extra_dejson", property(spy))
+    job_id = sdrs_connection.simulator.add_job(run_seconds=0.1)
+
+    async def main():
+        loop_threads.add(threading.get_ident())
+        async for event in trigger_for(job_id).run():
+            return event.payload
+
+    assert asyncio.run(main())["status"] == "success"
+    assert not loop_threads & set(reads)
