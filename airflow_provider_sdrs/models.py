@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 import pendulum
@@ -49,8 +50,26 @@ class SdrsJobStatus(str, enum.Enum):
 def _parse_time(value: object) -> DateTime | None:
     if not isinstance(value, str) or not value.strip():
         return None
+    text = value.strip()
     try:
-        parsed = pendulum.parse(value.strip())
+        # The documented form (2019-04-01T12:00:00.000Z) on the fast path: it is read on every poll.
+        moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except ValueError:
+        pass
+    else:
+        moment = moment.astimezone(timezone.utc) if moment.tzinfo else moment
+        return DateTime(
+            moment.year,
+            moment.month,
+            moment.day,
+            moment.hour,
+            moment.minute,
+            moment.second,
+            moment.microsecond,
+            tzinfo=pendulum.UTC,
+        )
+    try:
+        parsed = pendulum.parse(text)
     except (ValueError, TypeError, OverflowError):
         return None
     if not isinstance(parsed, DateTime):
@@ -61,7 +80,7 @@ def _parse_time(value: object) -> DateTime | None:
 def _format_time(value: DateTime | None) -> str | None:
     if value is None:
         return None
-    return value.in_timezone("UTC").format("YYYY-MM-DDTHH:mm:ss.SSSSSS") + "Z"
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _opt_str(value: object) -> str | None:
@@ -158,7 +177,7 @@ class SdrsJob:
         """Seconds from ``begin_time`` to ``end_time``, when both are known."""
         if self.begin_time is None or self.end_time is None:
             return None
-        return (self.end_time - self.begin_time).total_seconds()
+        return self.end_time.timestamp() - self.begin_time.timestamp()
 
     @property
     def failed_sub_jobs(self) -> list[SdrsJob]:

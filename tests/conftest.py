@@ -35,9 +35,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_token_cache():
+def _fresh_caches():
     from airflow_provider_sdrs._core.tokens import TOKEN_CACHE
+    from airflow_provider_sdrs.hooks.sdrs import ASYNC_SETTINGS
 
     TOKEN_CACHE.clear()
+    ASYNC_SETTINGS.clear()
     yield
     TOKEN_CACHE.clear()
+    ASYNC_SETTINGS.clear()

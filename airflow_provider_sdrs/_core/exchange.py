@@ -14,7 +14,7 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import pendulum
 
@@ -95,14 +95,18 @@ class ApiCall:
     idempotent: bool = True
     job_id: str | None = None
 
+    def __post_init__(self) -> None:
+        for segment in self.path:
+            validate_id(segment, "path segment")
+
 
 def job_call(job_id: str) -> ApiCall:
     validate_id(job_id, "job_id")
     return ApiCall("GET", ("jobs", job_id), f"get job {job_id}", job_id=job_id)
 
 
-def _base_headers(url: str) -> dict[str, str]:
-    return {"Host": urlsplit(url).netloc, "User-Agent": USER_AGENT, "Accept": "application/json"}
+def _base_headers(netloc: str) -> dict[str, str]:
+    return {"Host": netloc, "User-Agent": USER_AGENT, "Accept": "application/json"}
 
 
 def _with_query(url: str, query: tuple[tuple[str, str], ...]) -> str:
@@ -119,10 +123,11 @@ def build_api_request(
 ) -> HttpRequest:
     """Build and authenticate the request for ``call``."""
     validate_id(project_id, "project_id")
-    endpoint = urlsplit(settings.endpoint)
-    path = endpoint.path + "/v1/" + "/".join(quote(segment, safe="") for segment in (project_id, *call.path))
-    url = _with_query(f"{endpoint.scheme}://{endpoint.netloc}{path}", call.query)
-    headers = _base_headers(url)
+    endpoint = settings.endpoint_parts
+    # Every segment is a validated id or a fixed word (ApiCall checks), so none needs quoting.
+    path = endpoint.base_path + "/v1/" + "/".join((project_id, *call.path))
+    url = _with_query(endpoint.origin + path, call.query)
+    headers = _base_headers(endpoint.netloc)
     body = None
     if call.body is not None:
         body = json.dumps(call.body, separators=(",", ":")).encode("utf-8")
@@ -172,7 +177,7 @@ def build_iam_request(settings: SdrsSettings) -> HttpRequest:
         }
     }
     url = settings.iam_endpoint.rstrip("/") + "/auth/tokens"
-    headers = _base_headers(url)
+    headers = _base_headers(urlsplit(url).netloc)
     headers["Content-Type"] = "application/json;charset=UTF-8"
     return HttpRequest("POST", url, headers, json.dumps(document).encode("utf-8"))
 

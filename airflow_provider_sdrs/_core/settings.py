@@ -8,6 +8,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -297,17 +298,22 @@ class SdrsSettings:
             proxy=proxy,
         )
 
+    @cached_property
+    def endpoint_parts(self) -> EndpointParts:
+        parts = urlsplit(self.endpoint)
+        return EndpointParts(f"{parts.scheme}://{parts.netloc}", parts.path, parts.netloc)
+
     @property
     def secrets(self) -> tuple[str, ...]:
         """Every secret value of the connection, to register with the secret masker."""
         values = [self.secret, self.security_token or "", self.proxy or ""]
         return tuple(v for v in values if v)
 
-    @property
+    @cached_property
     def token_key(self) -> tuple[str, ...]:
         """Identifies the credentials an IAM token was issued for, without holding the password."""
         digest = hashlib.sha256(self.secret.encode("utf-8")).hexdigest()
-        return (
+        return (  # read on every request: computed once
             self.iam_endpoint,
             self.domain_name or "",
             self.login,
@@ -315,6 +321,16 @@ class SdrsSettings:
             self.project_id or "",
             self.project_name or "",
         )
+
+
+@dataclass(frozen=True)
+class EndpointParts:
+    origin: str
+    """``scheme://host[:port]``"""
+    base_path: str
+    """a path prefix before ``/v1`` (usually empty)"""
+    netloc: str
+    """the ``Host`` header value"""
 
 
 def unknown_extra_keys(extra: Mapping[str, Any]) -> list[str]:

@@ -7,6 +7,7 @@ import ssl
 import weakref
 from collections.abc import Callable
 from typing import Any
+from urllib.request import getproxies_environment, proxy_bypass
 
 import aiohttp
 from yarl import URL
@@ -89,7 +90,21 @@ def _ssl(settings: SdrsSettings) -> ssl.SSLContext | bool:
 
 def _new_session(settings: SdrsSettings) -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(limit=POOL_SIZE, ssl=_ssl(settings), ttl_dns_cache=300)
-    return aiohttp.ClientSession(connector=connector, auto_decompress=True, trust_env=True)
+    # trust_env would read ~/.netrc and the proxy variables in a worker thread on every request;
+    # environment proxies are resolved once per host by the transport instead.
+    return aiohttp.ClientSession(connector=connector, auto_decompress=True, trust_env=False)
+
+
+_ENVIRONMENT_PROXIES: dict[tuple[str, str | None, int | None], str | None] = {}
+
+
+def _environment_proxy(url: URL) -> str | None:
+    """The proxy the environment (HTTPS_PROXY, NO_PROXY...) sets for ``url``, read once per host."""
+    key = (url.scheme, url.host, url.port)
+    if key not in _ENVIRONMENT_PROXIES:
+        bypass = url.host is None or proxy_bypass(url.host)
+        _ENVIRONMENT_PROXIES[key] = None if bypass else getproxies_environment().get(url.scheme)
+    return _ENVIRONMENT_PROXIES[key]
 
 
 class AiohttpTransport:
@@ -99,14 +114,18 @@ class AiohttpTransport:
         # Per request, not per session: hooks with different timeouts share the session.
         self.timeout = aiohttp.ClientTimeout(total=settings.timeout)
 
+    def _proxy(self, url: URL) -> str | None:
+        return self.settings.proxy or _environment_proxy(url)
+
     async def send(self, request: HttpRequest) -> HttpResponse | TransportFailure:
         try:
+            url = URL(request.url, encoded=True)
             async with self.session.request(
                 request.method,
-                URL(request.url, encoded=True),
+                url,
                 headers=dict(request.headers),
                 data=request.body,
-                proxy=self.settings.proxy,
+                proxy=self._proxy(url),
                 timeout=self.timeout,
                 allow_redirects=False,
             ) as response:

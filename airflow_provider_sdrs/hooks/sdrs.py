@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+import weakref
+from collections.abc import Awaitable, Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +22,45 @@ if TYPE_CHECKING:
     from airflow_provider_sdrs.hooks._sync import RequestsTransport
 
 __all__ = ["SdrsHook"]
+
+
+class SettingsCache:
+    """Validated connections by (conn id, timeout), shared by the hooks of a process for ``ttl`` seconds.
+
+    The expiry bounds how long a changed connection (a rotated secret) goes unnoticed by new waits.
+    Concurrent look-ups of one connection on an event loop make a single request.
+    """
+
+    def __init__(self, ttl: float = 60.0) -> None:
+        self.ttl = ttl
+        self._entries: dict[tuple[str, float | None], tuple[float, SdrsSettings]] = {}
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, asyncio.Lock]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _fresh(self, key: tuple[str, float | None]) -> SdrsSettings | None:
+        entry = self._entries.get(key)
+        if entry is not None and time.monotonic() - entry[0] < self.ttl:
+            return entry[1]
+        return None
+
+    async def get(self, key: tuple[str, float | None], lookup: Callable[[], Awaitable[SdrsSettings]]) -> SdrsSettings:
+        settings = self._fresh(key)
+        if settings is not None:
+            return settings
+        lock = self._locks.setdefault(asyncio.get_running_loop(), {}).setdefault(key, asyncio.Lock())
+        async with lock:
+            settings = self._fresh(key)
+            if settings is None:
+                settings = await lookup()
+                self._entries[key] = (time.monotonic(), settings)
+            return settings
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+ASYNC_SETTINGS = SettingsCache()
 
 
 def _mask(value: str) -> None:
@@ -92,14 +135,20 @@ class SdrsHook(BaseHook):
         return self._settings_from(conn, conn.extra_dejson)
 
     async def aget_settings(self) -> SdrsSettings:
-        """The validated connection, looked up without blocking the event loop."""
-        if self._async_settings is None:
-            from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
+        """The validated connection, looked up without blocking the event loop.
 
-            conn = await get_async_connection(self.sdrs_conn_id)
-            # conn.extra_dejson would mask secrets with a blocking call to the supervisor.
-            self._async_settings = self._settings_from(conn, await get_async_extra_dejson(conn))
+        A triggerer holding many waits on one connection looks it up once a minute, not once per wait.
+        """
+        if self._async_settings is None:
+            self._async_settings = await ASYNC_SETTINGS.get((self.sdrs_conn_id, self.timeout), self._alookup)
         return self._async_settings
+
+    async def _alookup(self) -> SdrsSettings:
+        from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
+
+        conn = await get_async_connection(self.sdrs_conn_id)
+        # conn.extra_dejson would mask secrets with a blocking call to the supervisor.
+        return self._settings_from(conn, await get_async_extra_dejson(conn))
 
     def _on_new_token(self, token: IamToken) -> None:
         _mask(token.value)

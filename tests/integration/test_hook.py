@@ -360,3 +360,43 @@ def test_simulator_reset_restores_its_settings(sdrs_simulator):
     sdrs_simulator.token_ttl = 1.0
     sdrs_simulator.reset()
     assert sdrs_simulator.credentials == original and sdrs_simulator.token_ttl == 24 * 3600.0
+
+
+def test_many_async_hooks_look_the_connection_up_once(connect, monkeypatch):
+    import airflow.providers.common.compat.connection as compat
+
+    sim = connect()
+    job_id = sim.add_job(init_seconds=0, run_seconds=0)
+    lookups: list[str] = []
+    original = compat.get_async_connection
+
+    async def counting(conn_id, hook=None):
+        lookups.append(conn_id)
+        return await original(conn_id, hook)
+
+    monkeypatch.setattr(compat, "get_async_connection", counting)
+
+    async def main():
+        async def one():
+            async with SdrsHook(**FAST) as hook:
+                return await hook.aget_job(job_id)
+
+        return await asyncio.gather(*(one() for _ in range(50)))
+
+    assert len(asyncio.run(main())) == 50
+    assert lookups == ["sdrs_default"]
+
+
+def test_cached_connection_expires(connect, monkeypatch):
+    from airflow_provider_sdrs.hooks.sdrs import ASYNC_SETTINGS
+
+    sim = connect()
+    job_id = sim.add_job(init_seconds=0, run_seconds=0)
+    assert get_job("async", job_id).status is SdrsJobStatus.SUCCESS
+    conn = sim.connection_dict("aksk")
+    conn["password"] = "rotated-away-secret"
+    monkeypatch.setenv("AIRFLOW_CONN_SDRS_DEFAULT", json.dumps(conn))
+    assert get_job("async", job_id).status is SdrsJobStatus.SUCCESS  # still the cached settings
+    monkeypatch.setattr(ASYNC_SETTINGS, "ttl", 0.0)
+    with pytest.raises(SdrsAuthError):
+        get_job("async", job_id)

@@ -93,3 +93,20 @@ def test_a_document_that_is_not_an_object_is_an_api_error(document):
 def test_describe_status_counts_finished_sub_jobs():
     doc = {"job_id": "j", "status": "RUNNING", "entities": {"sub_jobs": [{"status": "SUCCESS"}, {"status": "RUNNING"}]}}
     assert SdrsJob.from_api(doc).describe_status() == "RUNNING (1/2 sub-jobs done)"
+
+
+@pytest.mark.parametrize(
+    ("text", "iso"),
+    [
+        ("2019-04-01T12:00:00.000Z", "2019-04-01T12:00:00+00:00"),
+        ("2019-04-01T12:00:00.123456Z", "2019-04-01T12:00:00.123456+00:00"),
+        ("2019-04-01T14:00:00.000+02:00", "2019-04-01T12:00:00+00:00"),
+        ("2019-04-01T12:00:00", "2019-04-01T12:00:00+00:00"),
+        ("2019-04-01 12:00:00Z", "2019-04-01T12:00:00+00:00"),
+        ("20190401T120000Z", "2019-04-01T12:00:00+00:00"),
+    ],
+)
+def test_times_in_any_iso_form_become_utc(text, iso):
+    job = SdrsJob.from_api({"job_id": "j", "status": "SUCCESS", "begin_time": text})
+    assert job.begin_time is not None and job.begin_time.isoformat() == iso
+    assert job.begin_time.timezone_name == "UTC"
