@@ -8,13 +8,16 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_sdrs._core.logs import Log
 from airflow_provider_sdrs.exceptions import SdrsError, SdrsJobFailedError
-from airflow_provider_sdrs.models import SdrsJob, SdrsJobStatus
+
+if TYPE_CHECKING:
+    # Imported where used: DAG files import the sensor, and parsing them should stay cheap.
+    from airflow_provider_sdrs.models import SdrsJob
 
 EventStatus = Literal["success", "failed", "timeout", "error"]
 EVENT_STATUSES: tuple[str, ...] = ("success", "failed", "timeout", "error")
@@ -117,7 +120,7 @@ def job_unknown(job_id: str, error: Exception, watch: JobWatch) -> str:
 
 
 def terminal_event(job: SdrsJob) -> dict[str, Any]:
-    if job.status is SdrsJobStatus.SUCCESS:
+    if job.status.is_success:
         duration = f" in {_elapsed(job.duration)}" if job.duration is not None else ""
         return event("success", job.job_id, f"SDRS job {job.job_id} succeeded{duration}", job)
     return event("failed", job.job_id, job.failure_summary(), job)
@@ -125,7 +128,7 @@ def terminal_event(job: SdrsJob) -> dict[str, Any]:
 
 def finish(job: SdrsJob) -> dict[str, Any]:
     """The task result for a job that ended: its dict on success; raises on failure."""
-    if job.status is SdrsJobStatus.FAIL:
+    if job.is_terminal and not job.status.is_success:
         raise SdrsJobFailedError(job)
     return job.to_dict()
 
@@ -143,6 +146,8 @@ def result_from_event(payload: dict[str, Any] | None) -> dict[str, Any]:
     status = payload["status"]
     message = str(payload.get("message") or "")
     job_id = str(payload.get("job_id") or "")
+    from airflow_provider_sdrs.models import SdrsJob
+
     job = SdrsJob.from_api(payload["job"], job_id=job_id) if isinstance(payload.get("job"), dict) else None
     if status == "success" and job is not None:
         return finish(job)

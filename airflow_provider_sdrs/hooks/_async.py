@@ -114,6 +114,10 @@ class AiohttpTransport:
         # Per request, not per session: hooks with different timeouts share the session.
         self.timeout = aiohttp.ClientTimeout(total=settings.timeout)
 
+    async def run(self, exchange: Exchange, get_token: Callable[[IamToken | None], Any] | None = None) -> Any:
+        """Drive ``exchange`` over this transport."""
+        return await run_async(exchange, self, get_token)
+
     def _proxy(self, url: URL) -> str | None:
         return self.settings.proxy or _environment_proxy(url)
 

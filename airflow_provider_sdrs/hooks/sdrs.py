@@ -109,6 +109,7 @@ class SdrsHook(BaseHook):
         self.retry_policy = RetryPolicy(retry_limit=retry_limit, retry_delay=retry_delay)
         self._async_settings: SdrsSettings | None = None
         self._async_transport: AiohttpTransport | None = None
+        self._async_token_source: Callable[[IamToken | None], Awaitable[IamToken]] | None = None
         self._async_depth = 0
 
     # -- connection ------------------------------------------------------------------------------
@@ -208,10 +209,15 @@ class SdrsHook(BaseHook):
 
     async def __aenter__(self) -> SdrsHook:
         if self._async_depth == 0:
-            from airflow_provider_sdrs.hooks._async import SESSIONS, AiohttpTransport
+            from airflow_provider_sdrs.hooks._async import SESSIONS, AiohttpTransport, async_token
 
             settings = await self.aget_settings()
             self._async_transport = AiohttpTransport(SESSIONS.acquire(settings), settings)
+            self._async_token_source = (
+                async_token(settings, self._async_transport, self.retry_policy, self.log, self._on_new_token)
+                if settings.auth_type == "password"
+                else None
+            )
         self._async_depth += 1
         return self
 
@@ -223,21 +229,13 @@ class SdrsHook(BaseHook):
             self._async_transport = None
             await SESSIONS.release(await self.aget_settings())
 
-    async def _arun(self, exchange_for: Any) -> Any:
-        from airflow_provider_sdrs.hooks._async import async_token, run_async
-
-        async with self:
-            settings = await self.aget_settings()
-            transport = self._async_transport
-            assert transport is not None
-            token_source = None
-            if settings.auth_type == "password":
-                token_source = async_token(settings, transport, self.retry_policy, self.log, self._on_new_token)
-            return await run_async(exchange_for(settings), transport, token_source)
-
     async def acall(self, call: ApiCall) -> dict[str, Any]:
         """Asynchronous twin of :meth:`call`."""
-        return await self._arun(lambda settings: api_exchange(settings, call, self.retry_policy, self.log))
+        async with self:
+            transport = self._async_transport
+            assert transport is not None
+            exchange = api_exchange(transport.settings, call, self.retry_policy, self.log)
+            return await transport.run(exchange, self._async_token_source)
 
     async def aget_job(self, job_id: str) -> SdrsJob:
         """Asynchronous twin of :meth:`get_job`."""
