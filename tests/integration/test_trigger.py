@@ -123,8 +123,19 @@ def test_a_broken_connection_is_an_error_event(monkeypatch, sdrs_simulator):
     assert event["status"] == "error" and "extra.project_id" in event["message"]
 
 
+def run_recording_loop_thread(job_id: str) -> tuple[dict, int]:
+    """Run a trigger to its event; return the event and the thread id of its event loop."""
+    loop_thread: list[int] = []
+
+    async def main():
+        loop_thread.append(threading.get_ident())
+        async for event in trigger_for(job_id).run():
+            return event.payload
+
+    return asyncio.run(main()), loop_thread[0]
+
+
 def test_the_blocking_connection_lookup_never_runs_on_the_event_loop(sdrs_connection, monkeypatch):
-    loop_threads: set[int] = set()
     lookup_threads: list[int] = []
     original = SdrsHook.get_connection.__func__
 
@@ -133,15 +144,9 @@ def test_the_blocking_connection_lookup_never_runs_on_the_event_loop(sdrs_connec
         return original(cls, conn_id)
 
     monkeypatch.setattr(SdrsHook, "get_connection", classmethod(spy))
-    job_id = sdrs_connection.simulator.add_job(run_seconds=0.1)
-
-    async def main():
-        loop_threads.add(threading.get_ident())
-        async for event in trigger_for(job_id).run():
-            return event.payload
-
-    assert asyncio.run(main())["status"] == "success"
-    assert not loop_threads & set(lookup_threads)
+    event, loop_thread = run_recording_loop_thread(sdrs_connection.simulator.add_job(run_seconds=0.1))
+    assert event["status"] == "success"
+    assert loop_thread not in lookup_threads
 
 
 def test_each_status_change_is_logged_once(sdrs_connection, capsys):
@@ -158,7 +163,6 @@ def test_the_connection_extra_is_never_decoded_on_the_event_loop(sdrs_connection
     # Connection.extra_dejson masks secrets through a blocking supervisor call in a real triggerer.
     from airflow.providers.common.compat.sdk import Connection
 
-    loop_threads: set[int] = set()
     reads: list[int] = []
     original = Connection.extra_dejson
 
@@ -167,12 +171,6 @@ def test_the_connection_extra_is_never_decoded_on_the_event_loop(sdrs_connection
         return original.fget(self)
 
     monkeypatch.setattr(Connection, "extra_dejson", property(spy))
-    job_id = sdrs_connection.simulator.add_job(run_seconds=0.1)
-
-    async def main():
-        loop_threads.add(threading.get_ident())
-        async for event in trigger_for(job_id).run():
-            return event.payload
-
-    assert asyncio.run(main())["status"] == "success"
-    assert not loop_threads & set(reads)
+    event, loop_thread = run_recording_loop_thread(sdrs_connection.simulator.add_job(run_seconds=0.1))
+    assert event["status"] == "success"
+    assert loop_thread not in reads
