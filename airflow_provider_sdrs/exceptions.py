@@ -58,6 +58,8 @@ class SdrsConnectionError(SdrsError):
     def __init__(self, message: str, *, operation: str = "", attempts: int = 1) -> None:
         self.operation = operation
         self.attempts = attempts
+        #: True when a submission (not a read) may have reached SDRS before the connection failed.
+        self.may_have_started = False
         super().__init__(message)
 
 
@@ -114,6 +116,17 @@ class SdrsJobNotFoundError(SdrsApiError):
     def __init__(self, job_id: str, **kwargs) -> None:
         self.job_id = job_id
         super().__init__(**kwargs)
+
+
+class SdrsResourceNotFoundError(SdrsApiError):
+    """A protection group, DR drill, protected instance or replication pair does not exist.
+
+    SDRS says so with HTTP 400 and a code such as ``SDRS.1013`` (group) or ``SDRS.1902`` (drill).
+    """
+
+
+class SdrsPreconditionError(SdrsApiError):
+    """SDRS refused the operation in the resource's current state (``SDRS.1002``, ``SDRS.1913``...)."""
 
 
 class SdrsJobFailedError(SdrsError, AirflowFailException):

@@ -7,7 +7,13 @@ import re
 from dataclasses import dataclass
 
 from airflow_provider_sdrs._core.http import HttpResponse
-from airflow_provider_sdrs.exceptions import SdrsApiError, SdrsAuthError, SdrsJobNotFoundError
+from airflow_provider_sdrs.exceptions import (
+    SdrsApiError,
+    SdrsAuthError,
+    SdrsJobNotFoundError,
+    SdrsPreconditionError,
+    SdrsResourceNotFoundError,
+)
 
 _ERROR_KEYS = ("error", "badrequest", "itemNotFound", "badRequest", "conflictingRequest", "forbidden")
 _TAG = re.compile(r"<[^>]+>")
@@ -16,6 +22,10 @@ _SPACE = re.compile(r"\s+")
 # SDRS codes that say the job does not exist ("Null job"); SDRS sends them with HTTP 500.
 JOB_NOT_FOUND_CODES = frozenset({"SDRS.0408"})
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+# "Does not exist", sent with HTTP 400: protection group, protected instance, replication pair, DR drill.
+RESOURCE_NOT_FOUND_CODES = frozenset({"SDRS.1013", "SDRS.1320", "SDRS.1608", "SDRS.1902"})
+# The operation is refused in the resource's current state.
+PRECONDITION_CODES = frozenset({"SDRS.0209", "SDRS.1002", "SDRS.1003", "SDRS.1830", "SDRS.1913"})
 MAX_MESSAGE = 500
 
 
@@ -90,7 +100,13 @@ def api_error(
             operation=operation,
             message=f"SDRS has no job {job_id} ({message})",
         )
-    error_class = SdrsAuthError if status in (401, 403) else SdrsApiError
+    error_class: type[SdrsApiError] = SdrsApiError
+    if status in (401, 403):
+        error_class = SdrsAuthError
+    elif code in RESOURCE_NOT_FOUND_CODES:
+        error_class = SdrsResourceNotFoundError
+    elif code in PRECONDITION_CODES:
+        error_class = SdrsPreconditionError
     return error_class(status=status, code=code, message=message, request_id=request_id, operation=operation)
 
 

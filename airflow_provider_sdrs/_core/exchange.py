@@ -247,10 +247,18 @@ class _Attempts:
     ) -> tuple[SdrsError, bool, float | None]:
         """The error a failed attempt stands for, whether it may be retried, and any ``Retry-After``."""
         if isinstance(result, TransportFailure):
+            uncertain = not self.idempotent and result.reached_server
             error = SdrsConnectionError(
-                f"SDRS {self.operation} failed: {result.kind} error ({scrub(result.detail, self.secrets)})",
+                f"SDRS {self.operation} failed: {result.kind} error ({scrub(result.detail, self.secrets)})"
+                + (
+                    "; the request may have reached SDRS and started the operation: read the resource's state"
+                    " before submitting it again"
+                    if uncertain
+                    else ""
+                ),
                 operation=self.operation,
             )
+            error.may_have_started = uncertain
             # A request that never reached the server can always be sent again.
             return error, self.idempotent or not result.reached_server, None
         api = api_error(result, operation=self.operation, job_id=job_id)

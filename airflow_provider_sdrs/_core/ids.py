@@ -6,7 +6,7 @@ import re
 
 from airflow_provider_sdrs.exceptions import SdrsValidationError
 
-_SAFE_SEGMENT = re.compile(r"[A-Za-z0-9-]{1,64}", re.ASCII)
+SAFE_SEGMENT = re.compile(r"[A-Za-z0-9-]{1,64}", re.ASCII)
 
 
 def _preview(value: str) -> str:
@@ -29,7 +29,7 @@ def validate_id(value: object, field: str) -> str:
         raise SdrsValidationError(field, "is required but is None")
     if not isinstance(value, str):
         raise SdrsValidationError(field, f"must be a string, got {type(value).__name__}")
-    if not _SAFE_SEGMENT.fullmatch(value):
+    if not SAFE_SEGMENT.fullmatch(value):
         if not value:
             problem = "is empty"
         elif not value.strip():

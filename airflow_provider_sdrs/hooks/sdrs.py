@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseHook
 
+from airflow_provider_sdrs._core import operations
 from airflow_provider_sdrs._core.exchange import ApiCall, Exchange, IamToken, api_exchange, job_call
+from airflow_provider_sdrs._core.ids import SAFE_SEGMENT
 from airflow_provider_sdrs._core.retry import RetryPolicy
 from airflow_provider_sdrs._core.settings import SdrsSettings, unknown_extra_keys
-from airflow_provider_sdrs.exceptions import SdrsError
+from airflow_provider_sdrs.exceptions import SdrsApiError, SdrsError
 from airflow_provider_sdrs.models import SdrsJob
 
 if TYPE_CHECKING:
@@ -61,6 +63,17 @@ class SettingsCache:
 
 
 ASYNC_SETTINGS = SettingsCache()
+
+
+def _is_safe_id(value: str) -> bool:
+    return SAFE_SEGMENT.fullmatch(value) is not None
+
+
+def _member(answer: dict[str, Any], key: str) -> dict[str, Any]:
+    value = answer.get(key)
+    if not isinstance(value, dict):
+        raise SdrsApiError(status=None, code=None, message=f"the answer has no {key!r} object", operation=f"read {key}")
+    return value
 
 
 def _mask(value: str) -> None:
@@ -186,6 +199,83 @@ class SdrsHook(BaseHook):
         """
         request = job_call(job_id)
         return SdrsJob.from_api(self.call(request), job_id=job_id)
+
+    # -- DR operations: each submits a job and returns its id --------------------------------------
+    #
+    # A submission is resent only when it certainly never reached SDRS. After a timeout or a broken
+    # connection it may have started: the error says so (SdrsConnectionError.may_have_started), and the
+    # resource's state must be read before submitting again.
+
+    def _submit(self, call: ApiCall) -> str:
+        answer = self.call(call)
+        job_id = answer.get("job_id")
+        if not isinstance(job_id, str) or not _is_safe_id(job_id):
+            raise SdrsApiError(
+                status=None,
+                code=None,
+                operation=call.operation,
+                message=f"SDRS accepted the request but sent no usable job_id: {str(answer)[:200]}",
+            )
+        self.log.info("SDRS %s: submitted, job %s", call.operation, job_id)
+        return job_id
+
+    def start_protection(self, server_group_id: str) -> str:
+        """Enable protection of a protection group (``available`` -> ``protected``); returns the job id."""
+        return self._submit(operations.start_protection(server_group_id))
+
+    def stop_protection(self, server_group_id: str) -> str:
+        """Disable protection (``protected`` -> ``available``); returns the job id."""
+        return self._submit(operations.stop_protection(server_group_id))
+
+    def failover(self, server_group_id: str) -> str:
+        """Fail a protection group over to the target AZ (``protected`` -> ``failed-over``); returns the job id."""
+        return self._submit(operations.failover(server_group_id))
+
+    def planned_failover(self, server_group_id: str, priority_station: str = "target") -> str:
+        """Switch the production site to ``priority_station`` (``target`` or ``source``); returns the job id."""
+        return self._submit(operations.planned_failover(server_group_id, priority_station))
+
+    def reprotect(self, server_group_id: str) -> str:
+        """Re-enable protection after a failover (``failed-over`` -> ``protected``); returns the job id."""
+        return self._submit(operations.reprotect(server_group_id))
+
+    def create_drill(self, server_group_id: str, name: str, drill_vpc_id: str | None = None) -> str:
+        """Start a DR drill of a protected group; the job's ``entities.disaster_recovery_drill_id`` names it."""
+        return self._submit(operations.create_drill(server_group_id, name, drill_vpc_id))
+
+    def delete_drill(self, drill_id: str) -> str:
+        """Delete a DR drill (``available``, ``error`` or ``error-deleting``); returns the job id."""
+        return self._submit(operations.delete_drill(drill_id))
+
+    def create_protection_group(self, **spec: Any) -> str:
+        """Create a protection group; ``spec``: name, source/target_availability_zone, domain_id,
+        source_vpc_id, description, dr_type. The job's ``entities.server_group_id`` names it."""
+        return self._submit(operations.create_group(**spec))
+
+    def delete_protection_group(self, server_group_id: str) -> str:
+        """Delete a protection group (protection disabled, no DR drills); returns the job id."""
+        return self._submit(operations.delete_group(server_group_id))
+
+    # -- reads --------------------------------------------------------------------------------------
+
+    def get_protection_group(self, server_group_id: str) -> dict[str, Any]:
+        """The ``server_group`` document (``status``, ``priority_station``...).
+
+        :raises SdrsResourceNotFoundError: no such group (SDRS.1013).
+        """
+        return _member(self.call(operations.get_group(server_group_id)), "server_group")
+
+    def get_drill(self, drill_id: str) -> dict[str, Any]:
+        """The ``disaster_recovery_drill`` document.
+
+        :raises SdrsResourceNotFoundError: no such drill (SDRS.1902).
+        """
+        return _member(self.call(operations.get_drill(drill_id)), "disaster_recovery_drill")
+
+    def list_drills(self, server_group_id: str | None = None) -> list[dict[str, Any]]:
+        """DR drills, of one protection group or of the whole project."""
+        drills = self.call(operations.list_drills(server_group_id)).get("disaster_recovery_drills")
+        return [drill for drill in drills if isinstance(drill, dict)] if isinstance(drills, list) else []
 
     def test_connection(self) -> tuple[bool, str]:
         """Make one cheap authenticated call (read the SDRS quotas), as the UI's Test button does."""

@@ -39,6 +39,7 @@ from urllib.parse import parse_qsl, urlsplit
 from aiohttp import web
 
 from airflow_provider_sdrs._core import signing
+from airflow_provider_sdrs.testing.resources import ResourceModel
 
 PROJECT_ID = "0123456789abcdef0123456789abcdef"
 NULL_JOB_CODE = "SDRS.0408"
@@ -213,6 +214,7 @@ class SdrsSimulator:
         self._faults: list[Fault] = []
         self._tokens: dict[str, float] = {}
         self._records: list[RequestRecord] = []
+        self.resources = self._new_resources()
         self._peers: set[str] = set()
         self.counters: Counter[str] = Counter()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -285,6 +287,30 @@ class SdrsSimulator:
             self._jobs[job_id] = job
         return job_id
 
+    def _new_resources(self) -> ResourceModel:
+        def job_status(job_id: str) -> str:
+            return self._jobs[job_id].state_at(time.time())[0]
+
+        return ResourceModel(add_job=self.add_job, job_status=job_status)
+
+    def add_group(self, *, status: str = "protected", name: str = "group-1", **fields: Any) -> str:
+        """Create a protection group in ``status`` at once (no job); returns its id."""
+        with self._lock:
+            return self.resources.add_group(status=status, name=name, **fields)
+
+    def add_drill(self, server_group_id: str, *, status: str = "available", name: str = "drill-1") -> str:
+        """Create a DR drill in ``status`` at once (no job); returns its id."""
+        with self._lock:
+            return self.resources.add_drill(server_group_id, status=status, name=name)
+
+    def resource_status(self, kind: str, resource_id: str) -> str | None:
+        """The status of a ``group`` or ``drill`` now, or ``None`` once it is gone."""
+        with self._lock:
+            self.resources.settle()
+            table = self.resources.groups if kind == "group" else self.resources.drills
+            resource = table.get(resource_id)
+            return resource.status if resource else None
+
     def job_document(self, job_id: str) -> dict[str, Any]:
         with self._lock:
             return self._jobs[job_id].document(time.time())
@@ -318,6 +344,7 @@ class SdrsSimulator:
             self._records.clear()
             self._peers.clear()
             self.counters.clear()
+            self.resources = self._new_resources()
             self.credentials, self.token_ttl, self.unknown_job_status, self.clock_offset = self._defaults
 
     @property
@@ -465,7 +492,7 @@ class SdrsSimulator:
             response = await self._issue_token(request)
         elif route in ("api", "job"):
             body = await request.read()
-            response = self._authenticate(request, parts[2], body) or self._api(request, parts, job_id)
+            response = self._authenticate(request, parts[2], body) or self._api(request, parts, job_id, body)
         else:
             response = _error(404, "APIGW.0101", "The API does not exist or has not been published.")
         self._record(request, route, response.status)
@@ -582,7 +609,7 @@ class SdrsSimulator:
             return _error(403, "APIGW.0302", "The X-Project-Id header does not match the project in the path.")
         return None
 
-    def _api(self, request: web.Request, parts: list[str], job_id: str | None) -> web.Response:
+    def _api(self, request: web.Request, parts: list[str], job_id: str | None, body: bytes) -> web.Response:
         creds = self.credentials
         if parts[2] != creds.project_id:
             return _error(403, "SDRS.0002", f"The project {parts[2]!r} is not accessible with these credentials.")
@@ -599,7 +626,13 @@ class SdrsSimulator:
             return web.json_response(
                 {"quota": {"resources": [{"type": "server_groups", "used": 0, "quota": 10, "min": 0}]}}
             )
-        return _error(404, "APIGW.0101", "The API does not exist or has not been published.")
+        try:
+            payload = json.loads(body) if body.strip() else None
+        except ValueError:
+            return _error(400, "SDRS.0005", "The request body is not valid JSON.")
+        with self._lock:
+            status, answer = self.resources.handle(request.method, tail, dict(request.query), payload)
+        return web.json_response(answer, status=status)
 
     # -- control API for other processes -------------------------------------------------------------
 
@@ -610,6 +643,7 @@ class SdrsSimulator:
             "POST /_sim/jobs": "create a job; JSON body: the keyword arguments of add_job; answers {job_id}",
             "GET /_sim/jobs/{job_id}": "the job document and its poll count, without authentication",
             "POST /_sim/faults": "add a fault; JSON body: the fields of Fault",
+            "POST /_sim/groups": "create a protection group at once; JSON body: status, name; answers {id}",
             "DELETE /_sim/faults": "clear the faults",
             "GET /_sim/stats": "counters: requests by route and status, token requests, connections",
             "POST /_sim/reset": "forget everything",
@@ -628,6 +662,8 @@ class SdrsSimulator:
             if path.startswith("/_sim/jobs/") and request.method == "GET":
                 job_id = path.rsplit("/", 1)[1]
                 return web.json_response({"job": self.job_document(job_id), "polls": self.job_polls(job_id)})
+            if path == "/_sim/groups" and request.method == "POST":
+                return web.json_response({"id": self.add_group(**body)}, status=201)
             if path == "/_sim/faults" and request.method == "POST":
                 return web.json_response(asdict(self.add_fault(**body)), status=201)
             if path == "/_sim/faults" and request.method == "DELETE":

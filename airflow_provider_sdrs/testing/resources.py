@@ -1,0 +1,279 @@
+"""Protection groups and DR drills of the SDRS simulator, with the documented state machines.
+
+Every change is an asynchronous job, as in SDRS: the resource enters a transitional status at once
+(``starting``, ``failing-over``, ``creating``...) and takes its final status from the job's outcome,
+settled whenever the simulator next answers a request. Operations refused in the resource's current
+status answer HTTP 400 with the SDRS error code the API reference gives for it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+JobFactory = Callable[..., str]
+JobStatus = Callable[[str], str]
+
+# SDRS error codes used below (from the SDRS API reference's error-code table).
+GROUP_NOT_FOUND = "SDRS.1013"
+DRILL_NOT_FOUND = "SDRS.1902"
+NOT_ALLOWED_IN_STATE = "SDRS.1002"
+GROUP_HAS_DRILL = "SDRS.1003"
+DRILL_DELETE_NOT_ALLOWED = "SDRS.1913"
+BAD_PARAMETER = "SDRS.0005"
+
+
+@dataclass(frozen=True)
+class Transition:
+    allowed_from: frozenset[str]
+    during: str
+    on_success: str
+    on_failure: str
+    job_type: str
+
+
+# Body key of POST /server-groups/{id}/action -> transitions, tried in order.
+GROUP_ACTIONS: dict[str, tuple[Transition, ...]] = {
+    "start-server-group": (
+        Transition(
+            frozenset({"available", "error-starting"}),
+            "starting",
+            "protected",
+            "error-starting",
+            "startProtectionGroupNoCG",
+        ),
+        Transition(
+            frozenset({"failed-over", "error-reprotecting"}),
+            "reprotecting",
+            "protected",
+            "error-reprotecting",
+            "reprotectProtectionGroupNoCG",
+        ),
+    ),
+    "stop-server-group": (
+        Transition(
+            frozenset({"protected", "error-stopping"}),
+            "stopping",
+            "available",
+            "error-stopping",
+            "stopProtectionGroupNoCG",
+        ),
+    ),
+    "failover-server-group": (
+        Transition(
+            frozenset({"protected", "error-failing-over", "error-reversing"}),
+            "failing-over",
+            "failed-over",
+            "error-failing-over",
+            "failoverProtectionGroupNoCG",
+        ),
+    ),
+    "reverse-server-group": (
+        Transition(
+            frozenset({"protected", "error-reversing"}),
+            "reversing",
+            "protected",
+            "error-reversing",
+            "reverseProtectionGroupNoCG",
+        ),
+    ),
+}
+GROUP_DELETABLE = frozenset({"available", "error", "error-deleting"})
+DRILL_DELETABLE = frozenset({"available", "error", "error-deleting"})
+
+
+@dataclass
+class Resource:
+    id: str
+    status: str
+    fields: dict[str, Any]
+    # (job id, status on success, status on failure); a success status of None deletes the resource.
+    pending: tuple[str, str | None, str] | None = None
+
+
+@dataclass
+class ResourceModel:
+    """Groups and drills, driven by jobs the simulator creates and times.
+
+    :param add_job: creates a simulator job (``SdrsSimulator.add_job``).
+    :param job_status: the current status of a job.
+    """
+
+    add_job: JobFactory
+    job_status: JobStatus
+    groups: dict[str, Resource] = field(default_factory=dict)
+    drills: dict[str, Resource] = field(default_factory=dict)
+    durations: tuple[float, float] = (0.2, 1.0)
+    failing: Counter[str] = field(default_factory=Counter)
+    submissions: Counter[str] = field(default_factory=Counter)
+
+    # -- scripting -----------------------------------------------------------------------------------
+
+    def add_group(self, *, status: str = "protected", name: str = "group-1", **fields: Any) -> str:
+        group_id = str(uuid.uuid4())
+        self.groups[group_id] = Resource(group_id, status, {"name": name, "priority_station": "source", **fields})
+        return group_id
+
+    def add_drill(self, server_group_id: str, *, status: str = "available", name: str = "drill-1") -> str:
+        drill_id = str(uuid.uuid4())
+        self.drills[drill_id] = Resource(drill_id, status, {"name": name, "server_group_id": server_group_id})
+        return drill_id
+
+    def fail_next(self, job_type: str, times: int = 1) -> None:
+        """Make the next ``times`` jobs of ``job_type`` end in FAIL."""
+        self.failing[job_type] += times
+
+    # -- requests ----------------------------------------------------------------------------------------
+
+    def settle(self) -> None:
+        for table in (self.groups, self.drills):
+            for resource_id, resource in list(table.items()):
+                if resource.pending is None:
+                    continue
+                job_id, on_success, on_failure = resource.pending
+                status = self.job_status(job_id)
+                if status == "SUCCESS":
+                    resource.pending = None
+                    if on_success is None:
+                        del table[resource_id]
+                    else:
+                        resource.status = on_success
+                elif status == "FAIL":
+                    resource.pending = None
+                    resource.status = on_failure
+
+    def handle(self, method: str, tail: list[str], query: dict[str, str], body: Any) -> tuple[int, Any]:
+        """Answer ``method /v1/{project}/{tail...}``; ``None`` when the route is not a resource route."""
+        self.settle()
+        if not tail:
+            return _not_found_route()
+        kind, rest = tail[0], tail[1:]
+        if kind == "server-groups":
+            return self._groups(method, rest, body)
+        if kind == "disaster-recovery-drills":
+            return self._drills(method, rest, query, body)
+        return _not_found_route()
+
+    def _start(
+        self, resource: Resource, transition: Transition, entities: dict[str, str], *, delete_on_success: bool = False
+    ) -> tuple[int, Any]:
+        self.submissions[transition.job_type] += 1
+        fails = self.failing[transition.job_type] > 0
+        if fails:
+            self.failing[transition.job_type] -= 1
+        init, run = self.durations
+        job_id = self.add_job(
+            job_type=transition.job_type,
+            entities=entities,
+            init_seconds=init,
+            run_seconds=run,
+            outcome="FAIL" if fails else "SUCCESS",
+        )
+        resource.status = transition.during
+        resource.pending = (job_id, None if delete_on_success else transition.on_success, transition.on_failure)
+        return 200, {"job_id": job_id}
+
+    def _groups(self, method: str, rest: list[str], body: Any) -> tuple[int, Any]:
+        if method == "POST" and not rest:
+            spec = body.get("server_group") if isinstance(body, dict) else None
+            required = ("name", "source_availability_zone", "target_availability_zone", "domain_id", "source_vpc_id")
+            missing = [key for key in required if not isinstance(spec, dict) or not spec.get(key)]
+            if missing:
+                return _error(400, BAD_PARAMETER, f"Invalid server_group: missing {', '.join(missing)}.")
+            assert isinstance(spec, dict)
+            group_id = str(uuid.uuid4())
+            created = Resource(group_id, "creating", {**spec, "priority_station": "source"})
+            self.groups[group_id] = created
+            creation = Transition(frozenset(), "creating", "available", "error", "createProtectionGroupNoCG")
+            return self._start(created, creation, {"server_group_id": group_id})
+        if not rest:
+            return _not_found_route()
+        group = self.groups.get(rest[0])
+        if group is None:
+            return _error(400, GROUP_NOT_FOUND, f"The protection group {rest[0]} does not exist.")
+        if method == "GET" and len(rest) == 1:
+            return 200, {"server_group": _describe(group)}
+        if method == "DELETE" and len(rest) == 1:
+            if any(drill.fields["server_group_id"] == group.id for drill in self.drills.values()):
+                return _error(400, GROUP_HAS_DRILL, "The protection group has DR drills; delete them first.")
+            if group.status not in GROUP_DELETABLE:
+                return _not_allowed(group)
+            deletion = Transition(frozenset(), "deleting", "deleted", "error-deleting", "deleteProtectionGroupNoCG")
+            return self._start(group, deletion, {"server_group_id": group.id}, delete_on_success=True)
+        if method == "POST" and rest[1:] == ["action"]:
+            action = next(iter(body), None) if isinstance(body, dict) and len(body) == 1 else None
+            if action not in GROUP_ACTIONS:
+                return _error(400, BAD_PARAMETER, f"Unknown protection group action {action!r}.")
+            if action == "reverse-server-group":
+                station = (body[action] or {}).get("priority_station")
+                if station not in ("source", "target"):
+                    return _error(400, BAD_PARAMETER, "priority_station must be source or target.")
+                group.fields["priority_station"] = station
+            for transition in GROUP_ACTIONS[action]:
+                if group.status in transition.allowed_from:
+                    if action in ("stop-server-group", "failover-server-group") and any(
+                        drill.fields["server_group_id"] == group.id for drill in self.drills.values()
+                    ):
+                        return _error(400, GROUP_HAS_DRILL, "The protection group has DR drills; delete them first.")
+                    return self._start(group, transition, {"server_group_id": group.id})
+            return _not_allowed(group)
+        return _not_found_route()
+
+    def _drills(self, method: str, rest: list[str], query: dict[str, str], body: Any) -> tuple[int, Any]:
+        if method == "GET" and not rest:
+            wanted = query.get("server_group_id")
+            drills = [_describe(d) for d in self.drills.values() if not wanted or d.fields["server_group_id"] == wanted]
+            return 200, {"disaster_recovery_drills": drills}
+        if method == "POST" and not rest:
+            spec = body.get("disaster_recovery_drill") if isinstance(body, dict) else None
+            if not isinstance(spec, dict) or not spec.get("name") or not spec.get("server_group_id"):
+                return _error(400, BAD_PARAMETER, "Invalid disaster_recovery_drill: name and server_group_id needed.")
+            group = self.groups.get(spec["server_group_id"])
+            if group is None:
+                return _error(400, GROUP_NOT_FOUND, f"The protection group {spec['server_group_id']} does not exist.")
+            if group.status != "protected":
+                return _not_allowed(group)
+            drill_id = str(uuid.uuid4())
+            fields = {"name": spec["name"], "server_group_id": group.id, "drill_vpc_id": spec.get("drill_vpc_id")}
+            new_drill = Resource(drill_id, "creating", fields)
+            self.drills[drill_id] = new_drill
+            creation = Transition(frozenset(), "creating", "available", "error", "createDisasterRecoveryDrill")
+            entities = {"disaster_recovery_drill_id": drill_id, "server_group_id": group.id}
+            return self._start(new_drill, creation, entities)
+        if len(rest) != 1:
+            return _not_found_route()
+        drill = self.drills.get(rest[0])
+        if drill is None:
+            return _error(400, DRILL_NOT_FOUND, f"The DR drill {rest[0]} does not exist.")
+        if method == "GET":
+            return 200, {"disaster_recovery_drill": _describe(drill)}
+        if method == "DELETE":
+            if drill.status not in DRILL_DELETABLE:
+                return _error(
+                    400, DRILL_DELETE_NOT_ALLOWED, f"The DR drill cannot be deleted in the {drill.status} state."
+                )
+            deletion = Transition(frozenset(), "deleting", "deleted", "error-deleting", "deleteDisasterRecoveryDrill")
+            entities = {"disaster_recovery_drill_id": drill.id, "server_group_id": drill.fields["server_group_id"]}
+            return self._start(drill, deletion, entities, delete_on_success=True)
+        return _not_found_route()
+
+
+def _describe(resource: Resource) -> dict[str, Any]:
+    return {"id": resource.id, "status": resource.status, **resource.fields}
+
+
+def _error(status: int, code: str, message: str) -> tuple[int, Any]:
+    return status, {"error": {"code": code, "message": message}}
+
+
+def _not_allowed(group: Resource) -> tuple[int, Any]:
+    return _error(
+        400, NOT_ALLOWED_IN_STATE, f"The operation is not allowed when the protection group is {group.status}."
+    )
+
+
+def _not_found_route() -> tuple[int, Any]:
+    return 404, {"error_code": "APIGW.0101", "error_msg": "The API does not exist or has not been published."}
