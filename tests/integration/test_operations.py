@@ -80,10 +80,16 @@ def test_drill_lifecycle(sim, hook):
 
 
 def test_protection_group_create_and_delete(sim, hook):
-    job = wait_for(hook, hook.create_protection_group(
-        name="pg-1", source_availability_zone="eu-de-01", target_availability_zone="eu-de-02",
-        domain_id="0a1b2c3d", source_vpc_id="vpc-1",
-    ))
+    job = wait_for(
+        hook,
+        hook.create_protection_group(
+            name="pg-1",
+            source_availability_zone="eu-de-01",
+            target_availability_zone="eu-de-02",
+            domain_id="0a1b2c3d",
+            source_vpc_id="vpc-1",
+        ),
+    )
     group_id = job.entities["server_group_id"]
     assert hook.get_protection_group(group_id)["status"] == "available"
     wait_for(hook, hook.delete_protection_group(group_id))

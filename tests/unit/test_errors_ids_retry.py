@@ -11,7 +11,14 @@ from airflow_provider_sdrs._core.http import HttpResponse
 from airflow_provider_sdrs._core.ids import validate_id
 from airflow_provider_sdrs._core.redact import scrub
 from airflow_provider_sdrs._core.retry import RetryPolicy, parse_retry_after
-from airflow_provider_sdrs.exceptions import SdrsApiError, SdrsAuthError, SdrsJobNotFoundError, SdrsValidationError
+from airflow_provider_sdrs.exceptions import (
+    SdrsApiError,
+    SdrsAuthError,
+    SdrsJobNotFoundError,
+    SdrsPreconditionError,
+    SdrsResourceNotFoundError,
+    SdrsValidationError,
+)
 
 
 @pytest.mark.parametrize(
@@ -60,7 +67,15 @@ def test_mapping_to_exceptions():
     assert isinstance(null_job, SdrsJobNotFoundError) and not is_retryable(null_job)
     assert isinstance(auth, SdrsAuthError) and auth.request_id == "rq" and "APIGW.0301" in str(auth)
     assert is_retryable(busy) and not is_retryable(bad) and not is_retryable(auth)
-    assert type(bad) is SdrsApiError and bad.code == "SDRS.0209"
+    assert isinstance(bad, SdrsPreconditionError) and bad.code == "SDRS.0209"
+    generic = api_error(
+        HttpResponse(400, {}, b'{"error":{"code":"SDRS.0005","message":"bad parameter"}}'), operation="x"
+    )
+    assert type(generic) is SdrsApiError
+    gone = api_error(
+        HttpResponse(400, {}, b'{"itemNotFound":{"code":"SDRS.1902","message":"no drill"}}'), operation="x"
+    )
+    assert isinstance(gone, SdrsResourceNotFoundError) and not is_retryable(gone)
 
 
 HOSTILE = [
