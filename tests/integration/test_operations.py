@@ -75,7 +75,7 @@ def test_drill_lifecycle(sim, hook):
     assert [d["id"] for d in hook.list_drills(group_id)] == [drill_id]
     assert hook.list_drills(sim.add_group()) == []
     wait_for(hook, hook.delete_drill(drill_id))
-    with pytest.raises(SdrsResourceNotFoundError, match="SDRS.1902"):
+    with pytest.raises(SdrsResourceNotFoundError, match=r"SDRS\.1902"):
         hook.get_drill(drill_id)
 
 
@@ -93,7 +93,7 @@ def test_protection_group_create_and_delete(sim, hook):
     group_id = job.entities["server_group_id"]
     assert hook.get_protection_group(group_id)["status"] == "available"
     wait_for(hook, hook.delete_protection_group(group_id))
-    with pytest.raises(SdrsResourceNotFoundError, match="SDRS.1013"):
+    with pytest.raises(SdrsResourceNotFoundError, match=r"SDRS\.1013"):
         hook.get_protection_group(group_id)
 
 
@@ -117,13 +117,13 @@ def test_refused_in_the_wrong_state_is_a_precondition_error(sim, hook, status, o
 def test_a_drill_blocks_failover_and_group_deletion(sim, hook):
     group_id = sim.add_group(status="protected")
     sim.add_drill(group_id)
-    with pytest.raises(SdrsPreconditionError, match="SDRS.1003"):
+    with pytest.raises(SdrsPreconditionError, match=r"SDRS\.1003"):
         hook.failover(group_id)
 
 
 def test_a_drill_being_created_cannot_be_deleted(sim, hook):
     drill_id = sim.add_drill(sim.add_group(), status="creating")
-    with pytest.raises(SdrsPreconditionError, match="SDRS.1913"):
+    with pytest.raises(SdrsPreconditionError, match=r"SDRS\.1913"):
         hook.delete_drill(drill_id)
 
 
