@@ -7,13 +7,21 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_sdrs._core.logs import Log
-from airflow_provider_sdrs.exceptions import SdrsError, SdrsJobFailedError
+from airflow_provider_sdrs.exceptions import (
+    SdrsAuthError,
+    SdrsConfigError,
+    SdrsError,
+    SdrsJobFailedError,
+    SdrsJobNotFoundError,
+    SdrsValidationError,
+)
 
 if TYPE_CHECKING:
     # Imported where used: DAG files import the sensor, and parsing them should stay cheap.
@@ -158,3 +166,87 @@ def result_from_event(payload: dict[str, Any] | None) -> dict[str, Any]:
     if payload.get("reason") == "not_found":
         raise SdrsJobUnknownError(message or f"SDRS has no job {job_id}")
     raise SdrsPollError(message or f"could not poll SDRS job {job_id}")
+
+
+# -- the wait loop, written once ------------------------------------------------------------------------
+#
+# ``wait_for_job`` decides; it does no I/O. It yields ``None`` when it wants the job read (send back the
+# SdrsJob, or the SdrsError the read raised) and a number of seconds when it wants to sleep (send back
+# None). It returns the event payload. The trigger drives it with aiohttp and asyncio.sleep, operators
+# waiting in a worker drive it with requests and time.sleep: one behaviour in every mode.
+
+WaitSteps = Generator["float | None", "SdrsJob | SdrsError | None", dict[str, Any]]
+
+
+def wait_for_job(
+    job_id: str,
+    *,
+    log: Log,
+    poll_interval: float,
+    end_time: float | None = None,
+    max_poll_failures: int = 3,
+    not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
+    started_at: float | None = None,
+) -> WaitSteps:
+    """Poll ``job_id`` until it ends, ``end_time`` passes, or it cannot be polled any more.
+
+    :param max_poll_failures: consecutive failed polls (each after the hook's own retries) tolerated
+        before giving up with an ``error`` event. A refused credential or a bad connection gives up at once.
+    """
+    watch = JobWatch(job_id, started_at=started_at or time.time(), not_found_grace=not_found_grace)
+    failures = 0
+    while True:
+        if end_time is not None and time.time() >= end_time:
+            return event(
+                "timeout",
+                job_id,
+                f"SDRS job {job_id} did not end before the deadline "
+                f"(last status {watch.last_status or 'unknown'}, waited {watch.elapsed()})",
+            )
+        outcome = yield None
+        if isinstance(outcome, SdrsJobNotFoundError):
+            if not watch.within_not_found_grace():
+                return event("error", job_id, job_unknown(job_id, outcome, watch), reason="not_found")
+            watch.note_missing(log)
+        elif isinstance(outcome, (SdrsValidationError, SdrsConfigError, SdrsAuthError)):
+            # Waiting longer will not fix a bad connection or refused credentials.
+            return event("error", job_id, str(outcome))
+        elif isinstance(outcome, SdrsError):
+            failures += 1
+            if failures >= max_poll_failures:
+                return event(
+                    "error",
+                    job_id,
+                    f"could not poll SDRS job {job_id} {failures} times in a row; last error: {outcome}",
+                )
+            log.warning(
+                "Poll %d of SDRS job %s failed (%s); the job may still be running, trying again",
+                failures,
+                job_id,
+                outcome,
+            )
+        elif outcome is not None:
+            failures = 0
+            watch.observe(outcome, log)
+            if outcome.is_terminal:
+                return terminal_event(outcome)
+        pause = poll_interval if end_time is None else max(0.0, min(poll_interval, end_time - time.time()))
+        yield pause
+
+
+def drive_blocking(steps: WaitSteps, read: Callable[[], SdrsJob], sleep: Callable[[float], None] = time.sleep) -> dict:
+    """Run :func:`wait_for_job` with blocking reads and sleeps; returns its event payload."""
+    try:
+        step = next(steps)
+        while True:
+            if step is None:
+                try:
+                    outcome: SdrsJob | SdrsError | None = read()
+                except SdrsError as error:
+                    outcome = error
+                step = steps.send(outcome)
+            else:
+                sleep(step)
+                step = steps.send(None)
+    except StopIteration as stop:
+        return stop.value

@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_sdrs._core.ids import validate_id
-from airflow_provider_sdrs._waiting import DEFAULT_NOT_FOUND_GRACE, JobWatch, event, job_unknown, terminal_event
-from airflow_provider_sdrs.exceptions import (
-    SdrsAuthError,
-    SdrsConfigError,
-    SdrsError,
-    SdrsJobNotFoundError,
-    SdrsValidationError,
-)
+from airflow_provider_sdrs._waiting import DEFAULT_NOT_FOUND_GRACE, event, wait_for_job
+from airflow_provider_sdrs.exceptions import SdrsError
 
 __all__ = ["SdrsJobTrigger"]
 
@@ -91,63 +84,31 @@ class SdrsJobTrigger(BaseTrigger):
         return SdrsHook(self.sdrs_conn_id, retry_limit=self.poll_retry_limit, retry_delay=self.poll_retry_delay)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        watch = JobWatch(self.job_id, not_found_grace=self.not_found_grace)
-        failures = 0
+        steps = wait_for_job(
+            self.job_id,
+            log=self.log,
+            poll_interval=self.poll_interval,
+            end_time=self.end_time,
+            max_poll_failures=self.max_poll_failures,
+            not_found_grace=self.not_found_grace,
+        )
         try:
             async with self._hook() as hook:
-                while True:
-                    if self.end_time is not None and time.time() >= self.end_time:
-                        yield TriggerEvent(
-                            event(
-                                "timeout",
-                                self.job_id,
-                                f"SDRS job {self.job_id} did not end before the deadline "
-                                f"(last status {watch.last_status or 'unknown'}, waited {watch.elapsed()})",
-                            )
-                        )
-                        return
-                    try:
-                        job = await hook.aget_job(self.job_id)
-                    except SdrsJobNotFoundError as error:
-                        if not watch.within_not_found_grace():
-                            message = job_unknown(self.job_id, error, watch)
-                            yield TriggerEvent(event("error", self.job_id, message, reason="not_found"))
-                            return
-                        watch.note_missing(self.log)
-                    except (SdrsValidationError, SdrsConfigError, SdrsAuthError) as error:
-                        # Waiting longer will not fix a bad connection or refused credentials.
-                        yield TriggerEvent(event("error", self.job_id, str(error)))
-                        return
-                    except SdrsError as error:
-                        failures += 1
-                        if failures >= self.max_poll_failures:
-                            yield TriggerEvent(
-                                event(
-                                    "error",
-                                    self.job_id,
-                                    f"could not poll SDRS job {self.job_id} "
-                                    f"{failures} times in a row; last error: {error}",
-                                )
-                            )
-                            return
-                        self.log.warning(
-                            "Poll %d of SDRS job %s failed (%s); the job may still be running, trying again",
-                            failures,
-                            self.job_id,
-                            error,
-                        )
-                    else:
-                        failures = 0
-                        watch.observe(job, self.log)
-                        if job.is_terminal:
-                            yield TriggerEvent(terminal_event(job))
-                            return
-                    await asyncio.sleep(self._next_sleep())
+                try:
+                    step = next(steps)
+                    while True:
+                        if step is None:
+                            try:
+                                outcome: Any = await hook.aget_job(self.job_id)
+                            except SdrsError as error:
+                                outcome = error
+                            step = steps.send(outcome)
+                        else:
+                            await asyncio.sleep(step)
+                            step = steps.send(None)
+                except StopIteration as stop:
+                    payload = stop.value
         except SdrsError as error:
             # The connection itself could not be read or used.
-            yield TriggerEvent(event("error", self.job_id, str(error)))
-
-    def _next_sleep(self) -> float:
-        if self.end_time is None:
-            return self.poll_interval
-        return max(0.0, min(self.poll_interval, self.end_time - time.time()))
+            payload = event("error", self.job_id, str(error))
+        yield TriggerEvent(payload)
