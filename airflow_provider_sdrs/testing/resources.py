@@ -107,6 +107,8 @@ class ResourceModel:
     groups: dict[str, Resource] = field(default_factory=dict)
     drills: dict[str, Resource] = field(default_factory=dict)
     durations: tuple[float, float] = (0.2, 1.0)
+    #: sub-jobs of every job, as SDRS splits a group operation per protected instance.
+    sub_jobs: int = 1
     failing: Counter[str] = field(default_factory=Counter)
     submissions: Counter[str] = field(default_factory=Counter)
 
@@ -152,7 +154,7 @@ class ResourceModel:
             return _not_found_route()
         kind, rest = tail[0], tail[1:]
         if kind == "server-groups":
-            return self._groups(method, rest, body)
+            return self._groups(method, rest, query, body)
         if kind == "disaster-recovery-drills":
             return self._drills(method, rest, query, body)
         return _not_found_route()
@@ -171,12 +173,17 @@ class ResourceModel:
             init_seconds=init,
             run_seconds=run,
             outcome="FAIL" if fails else "SUCCESS",
+            sub_jobs=self.sub_jobs,
         )
         resource.status = transition.during
         resource.pending = (job_id, None if delete_on_success else transition.on_success, transition.on_failure)
         return 200, {"job_id": job_id}
 
-    def _groups(self, method: str, rest: list[str], body: Any) -> tuple[int, Any]:
+    def _groups(self, method: str, rest: list[str], query: dict[str, str], body: Any) -> tuple[int, Any]:
+        if method == "GET" and not rest:
+            wanted = query.get("name")
+            groups = [_describe(g) for g in self.groups.values() if not wanted or g.fields.get("name") == wanted]
+            return 200, {"server_groups": groups}
         if method == "POST" and not rest:
             spec = body.get("server_group") if isinstance(body, dict) else None
             required = ("name", "source_availability_zone", "target_availability_zone", "domain_id", "source_vpc_id")

@@ -68,9 +68,11 @@ class Fault:
         ``Retry-After: retry_after`` when given), ``html`` (``status`` with an HTML page), ``reset``
         (drop the connection without answering), ``delay`` (wait ``delay`` seconds, then answer
         normally), ``malformed`` (200 with broken JSON), ``empty`` (200 with no body), ``revoke_tokens``
-        (revoke every IAM token, then authenticate as usual, so a token request gets a 401).
-    :param target: ``job`` (job reads), ``iam`` (token requests), ``api`` (every ``/v1`` request) or
-        ``any``.
+        (revoke every IAM token, then authenticate as usual, so a token request gets a 401),
+        ``lost_answer`` (act on the request as usual, then drop the connection instead of answering: the
+        client cannot tell whether SDRS acted).
+    :param target: ``job`` (job reads), ``iam`` (token requests), ``api`` (every ``/v1`` request),
+        ``submit`` (``/v1`` requests that change something: POST, PUT, DELETE) or ``any``.
     :param job_id: only requests for this job.
     :param count: how many matching requests it hits; ``-1`` for all of them until cleared.
     """
@@ -84,8 +86,8 @@ class Fault:
     retry_after: str | None = None
     delay: float = 0.0
 
-    KINDS = ("status", "throttle", "html", "reset", "delay", "malformed", "empty", "revoke_tokens")
-    TARGETS = ("job", "iam", "api", "any")
+    KINDS = ("status", "throttle", "html", "reset", "delay", "malformed", "empty", "revoke_tokens", "lost_answer")
+    TARGETS = ("job", "iam", "api", "submit", "any")
 
     def __post_init__(self) -> None:
         if self.kind not in self.KINDS:
@@ -93,13 +95,15 @@ class Fault:
         if self.target not in self.TARGETS:
             raise ValueError(f"fault target must be one of {self.TARGETS}, got {self.target!r}")
 
-    def matches(self, route: str, job_id: str | None) -> bool:
+    def matches(self, route: str, job_id: str | None, method: str = "GET") -> bool:
         if self.count == 0:
             return False
         if self.target == "any":
             hit = True
         elif self.target == "api":
             hit = route != "iam"
+        elif self.target == "submit":
+            hit = route == "api" and method in ("POST", "PUT", "DELETE")
         else:
             hit = self.target == route
         return hit and (self.job_id is None or self.job_id == job_id)
@@ -461,10 +465,10 @@ class SdrsSimulator:
                     )
                 )
 
-    def _take_fault(self, route: str, job_id: str | None) -> Fault | None:
+    def _take_fault(self, route: str, job_id: str | None, method: str) -> Fault | None:
         with self._lock:
             for fault in self._faults:
-                if fault.matches(route, job_id):
+                if fault.matches(route, job_id, method):
                     if fault.count > 0:
                         fault.count -= 1
                     return fault
@@ -482,8 +486,8 @@ class SdrsSimulator:
             route = "api"
             if len(parts) == 5 and parts[3] == "jobs":
                 route, job_id = "job", parts[4]
-        fault = self._take_fault(route, job_id)
-        if fault is not None:
+        fault = self._take_fault(route, job_id, request.method)
+        if fault is not None and fault.kind != "lost_answer":
             injected = await self._inject(request, fault)
             if injected is not None:
                 self._record(request, route, injected.status)
@@ -496,6 +500,8 @@ class SdrsSimulator:
         else:
             response = _error(404, "APIGW.0101", "The API does not exist or has not been published.")
         self._record(request, route, response.status)
+        if fault is not None and fault.kind == "lost_answer" and request.transport is not None:
+            request.transport.abort()
         return response
 
     async def _inject(self, request: web.Request, fault: Fault) -> web.StreamResponse | None:
