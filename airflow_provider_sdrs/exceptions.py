@@ -129,6 +129,44 @@ class SdrsPreconditionError(SdrsApiError):
     """SDRS refused the operation in the resource's current state (``SDRS.1002``, ``SDRS.1913``...)."""
 
 
+class SdrsOperationNotAllowedError(SdrsError, AirflowFailException):
+    """An operator will not submit its operation: the resource is in a state that does not allow it.
+
+    Raised before anything is submitted, or when SDRS refused the submission with a precondition code.
+    Retrying cannot help until someone changes the resource, so Airflow does not retry it.
+
+    :param resource: ``protection group`` or ``DR drill``.
+    :param resource_id: its id (or name, for a resource to create).
+    :param status: the status it is in; ``None`` when it does not exist.
+    :param needs: the statuses the operation needs.
+    :param code: the SDRS error code, when SDRS itself refused.
+    :param detail: replaces the sentence about what is needed, when that is not the point.
+    """
+
+    def __init__(
+        self,
+        *,
+        operation: str,
+        resource: str,
+        resource_id: str,
+        status: str | None,
+        needs: str,
+        code: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        self.operation = operation
+        self.resource = resource
+        self.resource_id = resource_id
+        self.status = status
+        self.needs = needs
+        self.code = code
+        state = f"is {status}" if status else "does not exist"
+        if detail is None:
+            refused = f"SDRS refused it with {code}" if code else "nothing was submitted"
+            detail = f"the operation needs {needs} ({refused})"
+        super().__init__(f"cannot {operation}: {resource} {resource_id} {state}; {detail}")
+
+
 class SdrsJobFailedError(SdrsError, AirflowFailException):
     """The SDRS job ended in ``FAIL``.
 

@@ -97,8 +97,8 @@ def get_provider_info() -> dict[str, Any]:
         "hooks": [{"integration-name": "SDRS", "python-modules": ["airflow_provider_sdrs.hooks.sdrs"]}],
         "sensors": [{"integration-name": "SDRS", "python-modules": ["airflow_provider_sdrs.sensors.sdrs"]}],
         "triggers": [{"integration-name": "SDRS", "python-modules": ["airflow_provider_sdrs.triggers.sdrs"]}],
-        "operators": [],
-        "extra-links": [],
+        "operators": [{"integration-name": "SDRS", "python-modules": ["airflow_provider_sdrs.operators.sdrs"]}],
+        "extra-links": ["airflow_provider_sdrs.links.sdrs.SdrsConsoleLink"],
         "connection-types": [
             {
                 "connection-type": "sdrs",

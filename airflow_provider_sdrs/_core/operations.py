@@ -32,6 +32,13 @@ def get_group(server_group_id: str) -> ApiCall:
     return ApiCall("GET", (GROUPS, server_group_id), f"read protection group {server_group_id}")
 
 
+def list_groups(name: str | None = None) -> ApiCall:
+    query: tuple[tuple[str, str], ...] = ()
+    if name is not None:
+        query = (("name", _name(name, "name")),)
+    return ApiCall("GET", (GROUPS,), "list protection groups", query=query)
+
+
 def get_drill(drill_id: str) -> ApiCall:
     validate_id(drill_id, "drill_id")
     return ApiCall("GET", (DRILLS, drill_id), f"read DR drill {drill_id}")

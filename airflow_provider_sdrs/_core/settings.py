@@ -12,6 +12,7 @@ from functools import cached_property
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from airflow_provider_sdrs._core.console import check_console_url
 from airflow_provider_sdrs.exceptions import SdrsConfigError
 
 AuthType = Literal["aksk", "password"]
@@ -274,7 +275,7 @@ class SdrsSettings:
             _endpoint(iam_text, "extra.iam_endpoint", conn_id) if iam_text else profile.iam.format(region=region)
         )
         console_text = _as_text(extra, "console_url", conn_id)
-        console_url = _endpoint(console_text, "extra.console_url", conn_id) if console_text else profile.console
+        console_url = check_console_url(console_text, conn_id) if console_text else profile.console
         proxy = _as_text(extra, "proxy", conn_id)
         if proxy and urlsplit(proxy if "://" in proxy else "http://" + proxy).scheme not in ("http", "https"):
             raise SdrsConfigError("extra.proxy", "must be an http(s) proxy URL", conn_id=conn_id)

@@ -265,6 +265,12 @@ class SdrsHook(BaseHook):
         """
         return _member(self.call(operations.get_group(server_group_id)), "server_group")
 
+    def list_protection_groups(self, name: str | None = None) -> list[dict[str, Any]]:
+        """Protection groups of the project; with ``name``, only those with exactly that name."""
+        groups = self.call(operations.list_groups(name)).get("server_groups")
+        found = [group for group in groups if isinstance(group, dict)] if isinstance(groups, list) else []
+        return [group for group in found if name is None or group.get("name") == name]
+
     def get_drill(self, drill_id: str) -> dict[str, Any]:
         """The ``disaster_recovery_drill`` document.
 

@@ -27,6 +27,7 @@ from airflow_provider_sdrs._waiting import (
     result_from_event,
 )
 from airflow_provider_sdrs.exceptions import SdrsJobNotFoundError, SdrsValidationError
+from airflow_provider_sdrs.links.sdrs import SdrsConsoleLink, push_console_link
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -61,6 +62,7 @@ class SdrsJobSensor(BaseSensorOperator):
     """
 
     template_fields: Sequence[str] = ("job_id", "sdrs_conn_id")
+    operator_extra_links = (SdrsConsoleLink(),)
     ui_color = "#dbe9f6"
 
     def __init__(
@@ -125,6 +127,10 @@ class SdrsJobSensor(BaseSensorOperator):
         return PokeReturnValue(is_done=True, xcom_value=finish(job))
 
     def execute(self, context: Context) -> Any:
+        job_id = self._checked_job_id()
+        from airflow_provider_sdrs._core.console import console_link
+
+        push_console_link(context["ti"], console_link(self.hook.settings, resource_type="job", job_id=job_id))
         if not self.deferrable:
             return super().execute(context)
         # A job that already ended needs no trip through the triggerer.

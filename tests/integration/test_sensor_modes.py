@@ -33,9 +33,13 @@ class TaskInstanceStandIn:
 
     def __init__(self) -> None:
         self.first_reschedule: datetime | None = None
+        self.xcom: dict[str, object] = {}
 
     def get_first_reschedule_date(self, context):
         return self.first_reschedule
+
+    def xcom_push(self, key: str, value: object) -> None:
+        self.xcom[key] = value
 
 
 async def first_event(trigger: SdrsJobTrigger):

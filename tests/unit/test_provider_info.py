@@ -44,3 +44,21 @@ def test_airflow_sees_the_provider():
     manager = ProvidersManager()
     assert "airflow-provider-sdrs" in manager.providers
     assert manager.hooks["sdrs"] is not None
+
+
+def test_operators_and_the_console_link_are_declared():
+    from airflow_provider_sdrs.links.sdrs import SdrsConsoleLink
+    from airflow_provider_sdrs.operators import sdrs as operators
+    from airflow_provider_sdrs.sensors.sdrs import SdrsJobSensor
+
+    info = get_provider_info()
+    assert info["operators"][0]["python-modules"] == ["airflow_provider_sdrs.operators.sdrs"]
+    (link_path,) = info["extra-links"]
+    module, _, name = link_path.rpartition(".")
+    assert getattr(import_module(module), name) is SdrsConsoleLink
+    assert len(operators.__all__) == 9
+    for name in operators.__all__:
+        operator_class = getattr(operators, name)
+        assert "sdrs_conn_id" in operator_class.template_fields
+        assert any(isinstance(link, SdrsConsoleLink) for link in operator_class.operator_extra_links)
+    assert any(isinstance(link, SdrsConsoleLink) for link in SdrsJobSensor.operator_extra_links)

@@ -1,0 +1,709 @@
+"""Operators that run SDRS disaster-recovery operations and wait for them to end.
+
+Every operator follows the same steps, so that a DAG can be re-run or retried at any point without
+submitting an operation twice:
+
+1. read the resource (protection group or DR drill) and decide from its status
+   (:mod:`airflow_provider_sdrs._core.states`): already done, in progress, allowed, or refused;
+2. submit the operation and push its ``job_id`` to XCom at once;
+3. wait for the job like :class:`~airflow_provider_sdrs.sensors.sdrs.SdrsJobSensor` does (in the worker,
+   or deferred to :class:`~airflow_provider_sdrs.triggers.sdrs.SdrsJobTrigger`), with the same outcomes.
+
+The task's return value (XCom ``return_value``) is the job document (``SdrsJob.to_dict()``) plus the ids of
+the resources involved (``server_group_id``, ``drill_id``), ``resource_status`` and ``submitted``
+(``False`` when the resource was already where the operation would take it; the job keys are then
+``None``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator, conf
+
+from airflow_provider_sdrs._core.ids import validate_id
+from airflow_provider_sdrs._core.states import (
+    CREATE_DRILL,
+    CREATE_GROUP,
+    DELETE_DRILL,
+    DELETE_GROUP,
+    FAILOVER,
+    PLANNED_FAILOVER,
+    REPROTECT,
+    START_PROTECTION,
+    STOP_PROTECTION,
+    Decision,
+    OperationStates,
+)
+from airflow_provider_sdrs._waiting import (
+    DEFAULT_NOT_FOUND_GRACE,
+    JobWatch,
+    SdrsWaitTimeout,
+    _elapsed,
+    drive_blocking,
+    result_from_event,
+    terminal_event,
+    wait_for_job,
+)
+from airflow_provider_sdrs.exceptions import (
+    SdrsConnectionError,
+    SdrsError,
+    SdrsOperationNotAllowedError,
+    SdrsPreconditionError,
+    SdrsResourceNotFoundError,
+    SdrsValidationError,
+)
+from airflow_provider_sdrs.links.sdrs import SdrsConsoleLink, push_console_link
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+    from airflow_provider_sdrs.hooks.sdrs import SdrsHook
+    from airflow_provider_sdrs.models import SdrsJob
+
+__all__ = [
+    "SdrsCreateDrillOperator",
+    "SdrsCreateProtectionGroupOperator",
+    "SdrsDeleteDrillOperator",
+    "SdrsDeleteProtectionGroupOperator",
+    "SdrsFailoverOperator",
+    "SdrsPlannedFailoverOperator",
+    "SdrsReprotectOperator",
+    "SdrsStartProtectionOperator",
+    "SdrsStopProtectionOperator",
+]
+
+DEFAULT_TIMEOUT = 2 * 3600.0
+_JOB_KEYS = ("job_id", "job_type", "status", "entities", "begin_time", "end_time", "error_code", "fail_reason")
+
+
+def _seconds(value: float | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def _status(resource: dict[str, Any] | None) -> str | None:
+    if resource is None:
+        return None
+    status = resource.get("status")
+    return status if isinstance(status, str) else "in an unreported status"
+
+
+class SdrsBaseOperator(BaseOperator):
+    """Shared behaviour of the SDRS operators; see the module documentation.
+
+    :param sdrs_conn_id: the ``sdrs`` connection (templated).
+    :param wait_for_completion: wait for the job to end (default); otherwise succeed once it is submitted.
+    :param deferrable: wait in the triggerer instead of a worker; defaults to
+        ``[operators] default_deferrable``.
+    :param poll_interval: seconds between two reads of the job (or of the resource).
+    :param timeout: how long to wait for the job, seconds or a ``timedelta``. When it passes the task
+        fails with a retryable error; the SDRS job carries on (SDRS cannot cancel jobs), and a retry waits
+        for it again rather than submitting it twice.
+    :param not_found_grace: seconds during which a job SDRS does not show yet is waited for.
+    :param poll_retry_limit: retries of one request after a transient failure (passed to the hook).
+    :param poll_retry_delay: first backoff between those retries, seconds.
+    :param max_poll_failures: consecutive failed polls tolerated before the wait gives up (retryably).
+    """
+
+    template_fields: Sequence[str] = ("sdrs_conn_id",)
+    operator_extra_links = (SdrsConsoleLink(),)
+    ui_color = "#f6e3c5"
+
+    #: The statuses this operation needs and leads to.
+    states: ClassVar[OperationStates]
+    #: ``server_group`` or ``disaster_recovery_drill``: what the console link points at.
+    resource_type: ClassVar[str] = "server_group"
+
+    def __init__(
+        self,
+        *,
+        sdrs_conn_id: str = "sdrs_default",
+        wait_for_completion: bool = True,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float = 10.0,
+        timeout: float | timedelta = DEFAULT_TIMEOUT,
+        not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
+        poll_retry_limit: int = 4,
+        poll_retry_delay: float = 1.0,
+        max_poll_failures: int = 3,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.sdrs_conn_id = sdrs_conn_id
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = deferrable
+        self.poll_interval = float(poll_interval)
+        self.timeout = _seconds(timeout)
+        self.not_found_grace = float(not_found_grace)
+        self.poll_retry_limit = poll_retry_limit
+        self.poll_retry_delay = poll_retry_delay
+        self.max_poll_failures = max_poll_failures
+        if self.poll_interval < 0:
+            raise ValueError(f"poll_interval must not be negative, got {poll_interval!r}")
+        if self.timeout <= 0:
+            raise ValueError(f"timeout must be positive, got {timeout!r}")
+
+    @cached_property
+    def hook(self) -> SdrsHook:
+        from airflow_provider_sdrs.hooks.sdrs import SdrsHook
+
+        return SdrsHook(self.sdrs_conn_id, retry_limit=self.poll_retry_limit, retry_delay=self.poll_retry_delay)
+
+    # -- what each operator defines ----------------------------------------------------------------------
+
+    def validate(self) -> None:
+        """Check the rendered arguments; raise :class:`SdrsValidationError` naming the field."""
+
+    @property
+    def subject(self) -> str:
+        """The resource, for logs and messages (``protection group <id>``)."""
+        raise NotImplementedError
+
+    @property
+    def resource_id(self) -> str | None:
+        """The id of the resource, when known before submitting (for the console link)."""
+        return None
+
+    def read(self, hook: SdrsHook) -> dict[str, Any] | None:
+        """The resource's document, or ``None`` when it does not exist."""
+        raise NotImplementedError
+
+    def decide(self, resource: dict[str, Any] | None) -> Decision:
+        return self.states.decide(_status(resource))
+
+    def submit(self, hook: SdrsHook) -> str:
+        """Submit the operation; return the job id."""
+        raise NotImplementedError
+
+    def ids(self, resource: dict[str, Any] | None, job: dict[str, Any] | None) -> dict[str, Any]:
+        """The ids to return and push to XCom, from the resource and/or the job's entities."""
+        return {}
+
+    # -- the steps ------------------------------------------------------------------------------------------
+
+    def execute(self, context: Context) -> Any:
+        try:
+            self.validate()
+        except SdrsValidationError as error:
+            # A malformed argument will not get better on retry.
+            raise AirflowFailException(f"{self.task_type}: {error}") from error
+        hook = self.hook
+        ti = context["ti"]
+        from airflow_provider_sdrs._core.console import console_link
+
+        push_console_link(
+            ti, console_link(hook.settings, resource_type=self.resource_type, resource_id=self.resource_id)
+        )
+
+        resource = self.read(hook)
+        decision = self.decide(resource)
+        if decision == "wait":
+            resource = self._settle(hook, resource)
+            decision = self.decide(resource)
+        if decision == "done":
+            self.log.info(
+                "%s is already %s: nothing to do for '%s', nothing submitted",
+                self.subject,
+                _status(resource) or "gone",
+                self.states.action,
+            )
+            return self._result(resource, None, submitted=False, ti=ti)
+        if decision == "refuse":
+            raise self._not_allowed(_status(resource))
+
+        self.log.info("Submitting '%s' for %s (status %s)", self.states.action, self.subject, _status(resource))
+        try:
+            job_id = self.submit(hook)
+        except SdrsPreconditionError as error:
+            # The resource changed between the read and the submission.
+            raise self._not_allowed(_status(self.read(hook)), code=error.code) from error
+        except SdrsConnectionError as error:
+            if error.may_have_started:
+                self.log.error(
+                    "The answer to '%s' for %s was lost: SDRS may have started it. A retry of this task "
+                    "reads the %s's status first and waits for a started operation instead of submitting it again",
+                    self.states.action,
+                    self.subject,
+                    self.states.resource,
+                )
+            raise
+        ti.xcom_push(key="job_id", value=job_id)
+        first = self._first_look(hook, job_id, ti)
+
+        if not self.wait_for_completion:
+            self.log.info("Not waiting for SDRS job %s (wait_for_completion=False)", job_id)
+            return self._result(resource, first.to_dict() if first else None, submitted=True, ti=ti)
+        end_time = time.time() + self.timeout
+        if first is not None and first.is_terminal:
+            # Ended already: no trip through the triggerer.
+            JobWatch(job_id).observe(first, self.log)
+            return self._finish(terminal_event(first), ti)
+        if self.deferrable:
+            from airflow_provider_sdrs.triggers.sdrs import SdrsJobTrigger
+
+            self.log.info(
+                "Waiting for SDRS job %s in the triggerer (poll every %ss, timeout %s)",
+                job_id,
+                self.poll_interval,
+                _elapsed(self.timeout),
+            )
+            self.defer(
+                trigger=SdrsJobTrigger(
+                    job_id=job_id,
+                    sdrs_conn_id=self.sdrs_conn_id,
+                    poll_interval=self.poll_interval,
+                    end_time=end_time,
+                    max_poll_failures=self.max_poll_failures,
+                    not_found_grace=self.not_found_grace,
+                    poll_retry_limit=self.poll_retry_limit,
+                    poll_retry_delay=self.poll_retry_delay,
+                ),
+                method_name="execute_complete",
+                timeout=timedelta(seconds=self.timeout),
+            )
+        self.log.info(
+            "Waiting for SDRS job %s (poll every %ss, timeout %s)", job_id, self.poll_interval, _elapsed(self.timeout)
+        )
+        steps = wait_for_job(
+            job_id,
+            log=self.log,
+            poll_interval=self.poll_interval,
+            end_time=end_time,
+            max_poll_failures=self.max_poll_failures,
+            not_found_grace=self.not_found_grace,
+        )
+        payload = drive_blocking(steps, lambda: hook.get_job(job_id))
+        return self._finish(payload, ti)
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        """Map the trigger's event exactly as the blocking wait does."""
+        return self._finish(event, context["ti"])
+
+    def _finish(self, payload: dict[str, Any] | None, ti: Any) -> dict[str, Any]:
+        try:
+            job = result_from_event(payload)
+        except SdrsWaitTimeout:
+            self.log.error(
+                "SDRS job %s is still running; SDRS cannot cancel it. A retry of this task waits for it "
+                "again instead of submitting a second one",
+                (payload or {}).get("job_id"),
+            )
+            raise
+        return self._result(None, job, submitted=True, ti=ti)
+
+    def _result(
+        self, resource: dict[str, Any] | None, job: dict[str, Any] | None, *, submitted: bool, ti: Any
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = {key: None for key in _JOB_KEYS}
+        result["duration_seconds"] = None
+        if job:
+            result.update(job)
+        ids = self.ids(resource, job)
+        for key, value in ids.items():
+            if value is not None:
+                ti.xcom_push(key=key, value=value)
+        result.update(ids)
+        result["resource_status"] = _status(resource) if resource is not None else None
+        result["submitted"] = submitted
+        return result
+
+    def _first_look(self, hook: SdrsHook, job_id: str, ti: Any) -> SdrsJob | None:
+        """Read the new job once: the ids of what it creates are pushed before the wait."""
+        try:
+            job = hook.get_job(job_id)
+        except SdrsError as error:
+            self.log.info("SDRS job %s could not be read yet (%s); its ids will come with its end", job_id, error)
+            return None
+        for key, value in self.ids(None, job.to_dict()).items():
+            if value is not None:
+                ti.xcom_push(key=key, value=value)
+        return job
+
+    def _settle(self, hook: SdrsHook, resource: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Wait, in the worker, until the resource leaves the status of an operation already in progress.
+
+        This happens when an earlier try submitted the operation and lost track of it, so its job id is
+        unknown. The wait is bounded by ``timeout``.
+        """
+        status = _status(resource)
+        self.log.info(
+            "%s is %s: an earlier '%s' is still in progress; waiting for it to end instead of submitting another",
+            self.subject,
+            status,
+            self.states.action,
+        )
+        started = time.time()
+        while status in self.states.during:
+            if time.time() - started >= self.timeout:
+                raise SdrsWaitTimeout(
+                    f"{self.subject} was still {status} after {_elapsed(self.timeout)}; nothing was submitted"
+                )
+            time.sleep(self.poll_interval)
+            resource = self.read(hook)
+            new_status = _status(resource)
+            if new_status != status:
+                self.log.info("%s is %s after %s", self.subject, new_status or "gone", _elapsed(time.time() - started))
+            status = new_status
+        if status in self.states.failed:
+            raise SdrsOperationNotAllowedError(
+                operation=self.states.action,
+                resource=self.states.resource,
+                resource_id=self._label(),
+                status=status,
+                needs=self.states.needs,
+                detail=f"the '{self.states.action}' in progress when this task started has failed. Read its "
+                "failed job in the SDRS console (task center), fix the cause, then run this task again",
+            )
+        return resource
+
+    def _label(self) -> str:
+        return self.resource_id or "?"
+
+    def _not_allowed(self, status: str | None, code: str | None = None) -> SdrsOperationNotAllowedError:
+        return SdrsOperationNotAllowedError(
+            operation=self.states.action,
+            resource=self.states.resource,
+            resource_id=self._label(),
+            status=status,
+            needs=self.states.needs,
+            code=code,
+        )
+
+
+# -- protection groups -------------------------------------------------------------------------------
+
+
+class _GroupOperator(SdrsBaseOperator):
+    """An operation on an existing protection group.
+
+    :param server_group_id: the protection group (templated).
+    """
+
+    template_fields: Sequence[str] = ("sdrs_conn_id", "server_group_id")
+
+    def __init__(self, *, server_group_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.server_group_id = server_group_id
+
+    def validate(self) -> None:
+        validate_id(self.server_group_id, "server_group_id")
+
+    @property
+    def subject(self) -> str:
+        return f"protection group {self.server_group_id}"
+
+    @property
+    def resource_id(self) -> str | None:
+        return self.server_group_id
+
+    def read(self, hook: SdrsHook) -> dict[str, Any] | None:
+        try:
+            return hook.get_protection_group(self.server_group_id)
+        except SdrsResourceNotFoundError:
+            return None
+
+    def ids(self, resource: dict[str, Any] | None, job: dict[str, Any] | None) -> dict[str, Any]:
+        return {"server_group_id": self.server_group_id}
+
+
+class SdrsStartProtectionOperator(_GroupOperator):
+    """Enable protection of a protection group (``available`` → ``protected``) and wait.
+
+    Already ``protected``: succeeds without submitting. ``starting``: waits for that start to end.
+
+    :param server_group_id: the protection group (templated).
+    """
+
+    states = START_PROTECTION
+
+    def submit(self, hook: SdrsHook) -> str:
+        return hook.start_protection(self.server_group_id)
+
+
+class SdrsStopProtectionOperator(_GroupOperator):
+    """Disable protection of a protection group (``protected`` → ``available``) and wait.
+
+    :param server_group_id: the protection group (templated).
+    """
+
+    states = STOP_PROTECTION
+
+    def submit(self, hook: SdrsHook) -> str:
+        return hook.stop_protection(self.server_group_id)
+
+
+class SdrsFailoverOperator(_GroupOperator):
+    """Fail a protection group over to its target AZ (``protected`` → ``failed-over``) and wait.
+
+    For an outage of the production AZ. To switch sites in a controlled way, use
+    :class:`SdrsPlannedFailoverOperator`; after a failover, :class:`SdrsReprotectOperator`.
+
+    :param server_group_id: the protection group (templated).
+    """
+
+    states = FAILOVER
+
+    def submit(self, hook: SdrsHook) -> str:
+        return hook.failover(self.server_group_id)
+
+
+class SdrsReprotectOperator(_GroupOperator):
+    """Re-enable protection of a failed-over group (``failed-over`` → ``protected``) and wait.
+
+    :param server_group_id: the protection group (templated).
+    """
+
+    states = REPROTECT
+
+    def submit(self, hook: SdrsHook) -> str:
+        return hook.reprotect(self.server_group_id)
+
+
+class SdrsPlannedFailoverOperator(_GroupOperator):
+    """Switch a protected group's production site (``reverse-server-group``) and wait.
+
+    Already ``protected`` with ``priority_station`` equal to the one asked for: succeeds without
+    submitting.
+
+    :param server_group_id: the protection group (templated).
+    :param priority_station: ``target`` (switch to the DR site) or ``source`` (switch back) (templated).
+    """
+
+    template_fields: Sequence[str] = ("sdrs_conn_id", "server_group_id", "priority_station")
+    states = PLANNED_FAILOVER
+
+    def __init__(self, *, server_group_id: str, priority_station: str = "target", **kwargs: Any) -> None:
+        super().__init__(server_group_id=server_group_id, **kwargs)
+        self.priority_station = priority_station
+
+    def validate(self) -> None:
+        super().validate()
+        from airflow_provider_sdrs._core.operations import PRIORITY_STATIONS
+
+        if self.priority_station not in PRIORITY_STATIONS:
+            raise SdrsValidationError(
+                "priority_station", f"must be 'source' or 'target', got {self.priority_station!r}"
+            )
+
+    def decide(self, resource: dict[str, Any] | None) -> Decision:
+        decision = super().decide(resource)
+        same_site = resource is not None and resource.get("priority_station") == self.priority_station
+        if decision == "submit" and _status(resource) == "protected" and same_site:
+            return "done"
+        return decision
+
+    def submit(self, hook: SdrsHook) -> str:
+        return hook.planned_failover(self.server_group_id, self.priority_station)
+
+
+class SdrsDeleteProtectionGroupOperator(_GroupOperator):
+    """Delete a protection group (protection disabled, no DR drills left) and wait.
+
+    Already gone: succeeds without submitting.
+
+    :param server_group_id: the protection group (templated).
+    """
+
+    states = DELETE_GROUP
+
+    def submit(self, hook: SdrsHook) -> str:
+        return hook.delete_protection_group(self.server_group_id)
+
+
+class SdrsCreateProtectionGroupOperator(SdrsBaseOperator):
+    """Create a protection group and wait until it is ``available``.
+
+    The name identifies the group across re-runs: if a group of that name exists, nothing is submitted
+    and its id is returned (waiting first while it is still ``creating``).
+
+    :param name: the group's name, unique in the project (templated).
+    :param source_availability_zone: production AZ, e.g. ``eu-de-01`` (templated).
+    :param target_availability_zone: DR AZ, e.g. ``eu-de-02`` (templated).
+    :param domain_id: the active-active domain (``GET /v1/{project_id}/active-domains``) (templated).
+    :param source_vpc_id: the VPC of the protected servers (templated).
+    :param description: optional description.
+    """
+
+    template_fields: Sequence[str] = (
+        "sdrs_conn_id",
+        "name",
+        "source_availability_zone",
+        "target_availability_zone",
+        "domain_id",
+        "source_vpc_id",
+        "description",
+    )
+    states = CREATE_GROUP
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        source_availability_zone: str,
+        target_availability_zone: str,
+        domain_id: str,
+        source_vpc_id: str,
+        description: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.name = name
+        self.source_availability_zone = source_availability_zone
+        self.target_availability_zone = target_availability_zone
+        self.domain_id = domain_id
+        self.source_vpc_id = source_vpc_id
+        self.description = description
+
+    def _spec(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "source_availability_zone": self.source_availability_zone,
+            "target_availability_zone": self.target_availability_zone,
+            "domain_id": self.domain_id,
+            "source_vpc_id": self.source_vpc_id,
+            "description": self.description,
+        }
+
+    def validate(self) -> None:
+        from airflow_provider_sdrs._core.operations import create_group
+
+        create_group(**self._spec())
+
+    @property
+    def subject(self) -> str:
+        return f"protection group {self.name!r}"
+
+    def _label(self) -> str:
+        return repr(self.name)
+
+    def read(self, hook: SdrsHook) -> dict[str, Any] | None:
+        groups = hook.list_protection_groups(name=self.name)
+        return groups[0] if groups else None
+
+    def submit(self, hook: SdrsHook) -> str:
+        return hook.create_protection_group(**self._spec())
+
+    def ids(self, resource: dict[str, Any] | None, job: dict[str, Any] | None) -> dict[str, Any]:
+        created = (job or {}).get("entities", {}).get("server_group_id")
+        return {"server_group_id": created or (resource or {}).get("id")}
+
+
+# -- DR drills ------------------------------------------------------------------------------------------
+
+
+class SdrsCreateDrillOperator(SdrsBaseOperator):
+    """Start a DR drill of a protected group and wait until the drill is ready.
+
+    The drill's id is pushed to XCom (key ``drill_id``) as soon as SDRS names it, before the wait, so a
+    cleanup task can delete the drill even when this task failed or timed out.
+
+    The name identifies the drill across re-runs: if the group has a drill of that name, nothing is
+    submitted (waiting first while it is still ``creating``).
+
+    :param server_group_id: the protection group, which must be ``protected`` (templated).
+    :param name: the drill's name (templated).
+    :param drill_vpc_id: the VPC to run the drill in; SDRS picks one when omitted (templated).
+    """
+
+    template_fields: Sequence[str] = ("sdrs_conn_id", "server_group_id", "name", "drill_vpc_id")
+    states = CREATE_DRILL
+    resource_type = "disaster_recovery_drill"
+
+    def __init__(self, *, server_group_id: str, name: str, drill_vpc_id: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.server_group_id = server_group_id
+        self.name = name
+        self.drill_vpc_id = drill_vpc_id
+
+    def validate(self) -> None:
+        from airflow_provider_sdrs._core.operations import create_drill
+
+        create_drill(self.server_group_id, self.name, self.drill_vpc_id)
+
+    @property
+    def subject(self) -> str:
+        return f"DR drill {self.name!r} of protection group {self.server_group_id}"
+
+    def _label(self) -> str:
+        return repr(self.name)
+
+    def read(self, hook: SdrsHook) -> dict[str, Any] | None:
+        drills = [d for d in hook.list_drills(self.server_group_id) if d.get("name") == self.name]
+        if drills:
+            return next((d for d in drills if d.get("status") == "available"), drills[0])
+        # No drill yet: the group must be protected for SDRS to accept one.
+        group = hook.get_protection_group(self.server_group_id)
+        if group.get("status") != "protected":
+            raise SdrsOperationNotAllowedError(
+                operation=self.states.action,
+                resource="protection group",
+                resource_id=self.server_group_id,
+                status=_status(group),
+                needs="a protection group that is protected",
+            )
+        return None
+
+    def submit(self, hook: SdrsHook) -> str:
+        return hook.create_drill(self.server_group_id, self.name, self.drill_vpc_id)
+
+    def ids(self, resource: dict[str, Any] | None, job: dict[str, Any] | None) -> dict[str, Any]:
+        created = (job or {}).get("entities", {}).get("disaster_recovery_drill_id")
+        return {"drill_id": created or (resource or {}).get("id"), "server_group_id": self.server_group_id}
+
+
+class SdrsDeleteDrillOperator(SdrsBaseOperator):
+    """Delete a DR drill and wait until it is gone.
+
+    Already gone: succeeds without submitting. Meant to run as a drill's cleanup, with
+    ``trigger_rule="all_done"``.
+
+    :param drill_id: the drill (templated); typically
+        ``"{{ ti.xcom_pull(task_ids='create_drill', key='drill_id') }}"``.
+    :param ignore_missing_id: when ``drill_id`` renders empty or ``None`` (the drill was never created),
+        skip the task instead of failing it.
+    """
+
+    template_fields: Sequence[str] = ("sdrs_conn_id", "drill_id")
+    states = DELETE_DRILL
+    resource_type = "disaster_recovery_drill"
+
+    def __init__(self, *, drill_id: str | None, ignore_missing_id: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.drill_id = drill_id
+        self.ignore_missing_id = ignore_missing_id
+
+    def execute(self, context: Context) -> Any:
+        if self.ignore_missing_id and (self.drill_id is None or str(self.drill_id).strip() in ("", "None")):
+            from airflow.providers.common.compat.sdk import AirflowSkipException
+
+            raise AirflowSkipException("No DR drill id: the drill was never created, so there is nothing to delete")
+        return super().execute(context)
+
+    def validate(self) -> None:
+        validate_id(self.drill_id, "drill_id")
+
+    @property
+    def subject(self) -> str:
+        return f"DR drill {self.drill_id}"
+
+    @property
+    def resource_id(self) -> str | None:
+        return self.drill_id
+
+    def read(self, hook: SdrsHook) -> dict[str, Any] | None:
+        assert self.drill_id is not None
+        try:
+            return hook.get_drill(self.drill_id)
+        except SdrsResourceNotFoundError:
+            return None
+
+    def submit(self, hook: SdrsHook) -> str:
+        assert self.drill_id is not None
+        return hook.delete_drill(self.drill_id)
+
+    def ids(self, resource: dict[str, Any] | None, job: dict[str, Any] | None) -> dict[str, Any]:
+        return {"drill_id": self.drill_id}
