@@ -1,4 +1,4 @@
-"""`make demo`: start the SDRS simulator, run the sdrs_job_sensor example DAG against it, print the outcome.
+"""`make demo`: start the SDRS simulator, run the sdrs_dr_drill example DAG against it, print the drill report.
 
 Everything lives in a throwaway Airflow home (.demo/) with SQLite; the connection comes from an
 environment variable; the simulator is stopped at the end, whatever happens.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / ".demo"
-JOB_ID = "0000000062db92d70162db9d200f000a"
+GROUP_ID = "5b2a07bb-2a66-4f2c-9c23-c2b1b3c9e0a1"
 
 
 def free_port() -> int:
@@ -53,8 +53,10 @@ def main() -> int:
             "airflow_provider_sdrs.testing.simulator",
             "--port",
             str(port),
-            "--job",
-            f"job_id={JOB_ID},init_seconds=4,run_seconds=12,sub_jobs=2,clock_from_first_poll=true",
+            "--group",
+            f"group_id={GROUP_ID},name=erp-production,status=protected",
+            "--resource-durations",
+            "3,9",
         ],
         stdout=(DEMO / "simulator.out").open("w"),
         stderr=subprocess.STDOUT,
@@ -70,12 +72,15 @@ def main() -> int:
             "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "example_dags"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW_CONN_SDRS_DEFAULT": json.dumps(connection),
+            "SDRS_EXAMPLE_POLL_SECONDS": "2",
         }
-        print(f"SDRS simulator on {url}; job {JOB_ID} runs for about 16 s from its first poll", flush=True)
+        reports = DEMO / "reports"
+        print(f"SDRS simulator on {url}: protection group {GROUP_ID} is protected; each SDRS job takes ~12 s")
         subprocess.run(
             [sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL
         )
-        print("Running: airflow dags test sdrs_job_sensor", flush=True)
+        conf = {"server_group_id": GROUP_ID, "target_rto_seconds": 60, "report_dir": str(reports)}
+        print(f"Running: airflow dags test sdrs_dr_drill -c '{json.dumps(conf)}'", flush=True)
         log_path = DEMO / "dags-test.log"
         with log_path.open("w") as log:
             result = subprocess.run(
@@ -85,9 +90,9 @@ def main() -> int:
                     "airflow",
                     "dags",
                     "test",
-                    "sdrs_job_sensor",
+                    "sdrs_dr_drill",
                     "-c",
-                    json.dumps({"job_id": JOB_ID}),
+                    json.dumps(conf),
                 ],
                 env=env,
                 stdout=log,
@@ -96,17 +101,23 @@ def main() -> int:
             )
         lines = log_path.read_text().splitlines()
         keys = (
+            "Submitting",
+            "submitted, job",
             "SDRS job",
             "sub-job",
             "Pausing task as DEFERRED",
-            "running trigger",
-            "Trigger completed",
+            "is available",
+            "Recovery time",
             "DagRun Finished",
         )
         shown = [line for line in lines if any(key in line for key in keys)]
         print("\n".join(line[:200] for line in shown))
-        succeeded = result.returncode == 0 and any("state=success" in line for line in lines)
-        print(f"\nDemo {'succeeded' if succeeded else 'FAILED'}: full log in {log_path.relative_to(REPO)}")
+        markdown = sorted(reports.glob("*.md"))
+        if markdown:
+            print(f"\nDrill report ({markdown[0].relative_to(REPO)}):\n")
+            print(markdown[0].read_text())
+        succeeded = result.returncode == 0 and any("state=success" in line for line in lines) and bool(markdown)
+        print(f"Demo {'succeeded' if succeeded else 'FAILED'}: full log in {log_path.relative_to(REPO)}")
         return 0 if succeeded else 1
     finally:
         simulator.terminate()

@@ -215,7 +215,8 @@ class SdrsBaseOperator(BaseOperator):
         if decision == "refuse":
             raise self._not_allowed(_status(resource))
 
-        self.log.info("Submitting '%s' for %s (status %s)", self.states.action, self.subject, _status(resource))
+        state = f"status {_status(resource)}" if resource is not None else "it does not exist yet"
+        self.log.info("Submitting '%s' for %s (%s)", self.states.action, self.subject, state)
         try:
             job_id = self.submit(hook)
         except SdrsPreconditionError as error:
@@ -619,10 +620,15 @@ class SdrsCreateDrillOperator(SdrsBaseOperator):
         self.name = name
         self.drill_vpc_id = drill_vpc_id
 
+    @property
+    def _vpc(self) -> str | None:
+        # A template such as "{{ params.vpc or '' }}" renders an empty string for "let SDRS choose".
+        return self.drill_vpc_id or None
+
     def validate(self) -> None:
         from airflow_provider_sdrs._core.operations import create_drill
 
-        create_drill(self.server_group_id, self.name, self.drill_vpc_id)
+        create_drill(self.server_group_id, self.name, self._vpc)
 
     @property
     def subject(self) -> str:
@@ -648,7 +654,7 @@ class SdrsCreateDrillOperator(SdrsBaseOperator):
         return None
 
     def submit(self, hook: SdrsHook) -> str:
-        return hook.create_drill(self.server_group_id, self.name, self.drill_vpc_id)
+        return hook.create_drill(self.server_group_id, self.name, self._vpc)
 
     def ids(self, resource: dict[str, Any] | None, job: dict[str, Any] | None) -> dict[str, Any]:
         created = (job or {}).get("entities", {}).get("disaster_recovery_drill_id")

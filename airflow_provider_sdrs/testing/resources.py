@@ -114,8 +114,10 @@ class ResourceModel:
 
     # -- scripting -----------------------------------------------------------------------------------
 
-    def add_group(self, *, status: str = "protected", name: str = "group-1", **fields: Any) -> str:
-        group_id = str(uuid.uuid4())
+    def add_group(
+        self, *, status: str = "protected", name: str = "group-1", group_id: str | None = None, **fields: Any
+    ) -> str:
+        group_id = group_id or str(uuid.uuid4())
         self.groups[group_id] = Resource(group_id, status, {"name": name, "priority_station": "source", **fields})
         return group_id
 

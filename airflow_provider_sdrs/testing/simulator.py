@@ -755,9 +755,27 @@ def main(argv: list[str] | None = None) -> None:
         help="create a job at start, e.g. job_id=<32 hex>,run_seconds=20,outcome=SUCCESS,sub_jobs=2,"
         "clock_from_first_poll=true (repeatable)",
     )
+    parser.add_argument(
+        "--group",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="create a protection group at start, e.g. group_id=<uuid>,name=erp,status=protected (repeatable)",
+    )
+    parser.add_argument(
+        "--resource-durations",
+        default="0.2,1.0",
+        metavar="INIT,RUN",
+        help="seconds the jobs of group and drill operations spend in INIT and in RUNNING",
+    )
     parser.add_argument("--token-ttl", type=float, default=24 * 3600.0, help="IAM token lifetime, seconds")
     args = parser.parse_args(argv)
     simulator = SdrsSimulator(args.host, args.port, token_ttl=args.token_ttl)
+    try:
+        init, run_time = (float(part) for part in args.resource_durations.split(","))
+    except ValueError:
+        parser.error(f"--resource-durations must be INIT,RUN in seconds, got {args.resource_durations!r}")
+    simulator.resources.durations = (init, run_time)
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -771,6 +789,9 @@ def main(argv: list[str] | None = None) -> None:
             await asyncio.sleep(0.01)
         for options in _iter_jobs(args.job):
             print(f"job {simulator.add_job(**options)} created", flush=True)
+        for spec in args.group:
+            fields = dict(item.split("=", 1) for item in spec.split(",") if item)
+            print(f"protection group {simulator.add_group(**fields)} created", flush=True)
         print(f"SDRS simulator listening on {simulator.url}", flush=True)
         print(f"AIRFLOW_CONN_SDRS_DEFAULT='{simulator.connection_json()}'", flush=True)
         await stop.wait()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -16,10 +17,17 @@ def load(name: str):
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    for task in module.dag.tasks:
+        # Same retries as in production, without waiting minutes between them.
+        task.retry_delay = timedelta(0)
     return module.dag
 
 
-def xcom(dag_run, task_id: str):
+def tries(dag_run) -> dict[str, int]:
+    return {ti.task_id: ti.try_number for ti in dag_run.get_task_instances()}
+
+
+def xcom(dag_run, task_id: str, key: str = "return_value"):
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
@@ -30,10 +38,10 @@ def xcom(dag_run, task_id: str):
                 XComModel.dag_id == dag_run.dag_id,
                 XComModel.run_id == dag_run.run_id,
                 XComModel.task_id == task_id,
-                XComModel.key == "return_value",
+                XComModel.key == key,
             )
         ).first()
-        assert row is not None, f"no XCom from {task_id}"
+        assert row is not None, f"no XCom {key!r} from {task_id}"
         value = row.value
     if isinstance(value, str):
         try:
@@ -82,3 +90,113 @@ def test_sensor_example_fails_the_run_when_the_job_fails(sdrs_connection):
     assert str(dag_run.state) == "failed"
     assert states(dag_run)["wait_for_job"] == "failed"
     assert states(dag_run)["report"] == "upstream_failed"
+
+
+# -- sdrs_dr_drill -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def drill_sim(sdrs_connection, monkeypatch):
+    monkeypatch.setenv("SDRS_EXAMPLE_POLL_SECONDS", "0.1")
+    sim = sdrs_connection.simulator
+    sim.resources.durations = (0.2, 0.8)
+    return sim
+
+
+def run_drill(sim, tmp_path, **conf):
+    group_id = sim.add_group(status="protected", name="erp")
+    dag = load("sdrs_dr_drill")
+    dag_run = dag.test(
+        run_conf={"server_group_id": group_id, "target_rto_seconds": 600, "report_dir": str(tmp_path), **conf}
+    )
+    reports = sorted(tmp_path.glob("*.json"))
+    report = json.loads(reports[0].read_text()) if reports else None
+    return group_id, dag_run, report
+
+
+def test_dr_drill_creates_checks_measures_cleans_up_and_reports(drill_sim, tmp_path):
+    group_id, dag_run, report = run_drill(drill_sim, tmp_path)
+    assert str(dag_run.state) == "success", states(dag_run)
+    created = xcom(dag_run, "create_drill")
+    drill_id = xcom(dag_run, "create_drill", key="drill_id")
+    assert created["drill_id"] == drill_id and created["status"] == "SUCCESS"
+    assert xcom(dag_run, "check_drill")["status"] == "available"
+    assert drill_sim.resource_status("drill", drill_id) is None  # cleaned up
+    assert drill_sim.resources.submissions == {"createDisasterRecoveryDrill": 1, "deleteDisasterRecoveryDrill": 1}
+    assert drill_sim.resource_status("group", group_id) == "protected"
+
+    assert report is not None and report == xcom(dag_run, "publish_report")
+    assert report["outcome"] == "passed" and report["drill_id"] == drill_id and report["rto_met"] is True
+    assert 0.5 < report["recovery_seconds"] < 600
+    assert report["create_job"]["job_id"] == created["job_id"] and report["cleanup"] == "drill deleted"
+    markdown = (tmp_path / (sorted(tmp_path.glob("*.json"))[0].stem + ".md")).read_text()
+    assert "| Outcome | PASSED |" in markdown and drill_id in markdown
+
+    link = xcom(dag_run, "create_drill", key="_link_SdrsConsoleLink")
+    assert link == f"{drill_sim.url}/console/sdrs/?region=eu-de"
+
+
+def test_dr_drill_over_its_rto_fails_the_run_but_still_cleans_up_and_reports(drill_sim, tmp_path):
+    drill_sim.resources.durations = (0.5, 1.5)
+    _, dag_run, report = run_drill(drill_sim, tmp_path, target_rto_seconds=1)
+    assert str(dag_run.state) == "failed"
+    assert states(dag_run) == {
+        "create_drill": "success",
+        "check_drill": "success",
+        "measure_recovery": "failed",
+        "delete_drill": "success",
+        "publish_report": "failed",
+    }
+    assert report is not None and report["outcome"] == "failed" and report["rto_met"] is None
+    assert report["cleanup"] == "drill deleted"
+    assert tries(dag_run)["measure_recovery"] == 1  # a missed RTO is final, not retried
+    assert drill_sim.resource_status("drill", report["drill_id"]) is None
+
+
+def test_dr_drill_whose_job_fails_deletes_the_broken_drill_and_reports_the_failure(drill_sim, tmp_path):
+    drill_sim.resources.fail_next("createDisasterRecoveryDrill")
+    _, dag_run, report = run_drill(drill_sim, tmp_path)
+    assert str(dag_run.state) == "failed"
+    got = states(dag_run)
+    assert got["create_drill"] == "failed" and got["delete_drill"] == "success", got
+    assert got["check_drill"] == "upstream_failed" and got["publish_report"] == "failed"
+    assert report is not None and report["outcome"] == "failed" and report["cleanup"] == "drill deleted"
+    assert drill_sim.resource_status("drill", report["drill_id"]) is None
+    assert drill_sim.resources.submissions["createDisasterRecoveryDrill"] == 1
+    assert tries(dag_run)["create_drill"] == 1  # a failed job is final, not retried
+
+
+# -- sdrs_planned_failover -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mode", "ran", "skipped", "submitted"),
+    [
+        ("planned", "planned_failover", "failover", {"reverseProtectionGroupNoCG": 1}),
+        (
+            "unplanned",
+            "failover",
+            "planned_failover",
+            {"failoverProtectionGroupNoCG": 1, "reprotectProtectionGroupNoCG": 1},
+        ),
+    ],
+)
+def test_failover_runbook(drill_sim, mode, ran, skipped, submitted):
+    group_id = drill_sim.add_group(status="protected", name="erp")
+    dag_run = load("sdrs_planned_failover").test(run_conf={"server_group_id": group_id, "mode": mode})
+    got = states(dag_run)
+    assert str(dag_run.state) == "success", got
+    assert got[ran] == "success" and got[skipped] == "skipped" and got["reprotect"] == "success"
+    assert drill_sim.resources.submissions == submitted
+    assert drill_sim.resource_status("group", group_id) == "protected"
+    assert xcom(dag_run, "reprotect")["submitted"] is (mode == "unplanned")
+    if mode == "planned":
+        assert drill_sim.resources.groups[group_id].fields["priority_station"] == "target"
+
+
+def test_failover_runbook_stops_before_submitting_when_the_group_is_not_ready(drill_sim):
+    group_id = drill_sim.add_group(status="available", name="erp")
+    dag_run = load("sdrs_planned_failover").test(run_conf={"server_group_id": group_id, "mode": "planned"})
+    assert str(dag_run.state) == "failed"
+    assert states(dag_run)["preflight"] == "failed"
+    assert sum(drill_sim.resources.submissions.values()) == 0
