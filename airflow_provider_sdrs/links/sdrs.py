@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from airflow.providers.common.compat.sdk import BaseOperatorLink, XCom
-
-if TYPE_CHECKING:
-    from airflow.sdk.types import TaskInstanceKey
 
 __all__ = ["SdrsConsoleLink", "push_console_link"]
 
@@ -21,7 +18,8 @@ class SdrsConsoleLink(BaseOperatorLink):
 
     name = "SDRS console"
 
-    def get_link(self, operator: Any, *, ti_key: TaskInstanceKey) -> str:
+    # ti_key is a TaskInstanceKey, which lives in a different module in each Airflow 3 minor version.
+    def get_link(self, operator: Any, *, ti_key: Any) -> str:
         url = XCom.get_value(key=self.xcom_key, ti_key=ti_key)
         return url if isinstance(url, str) else ""
 

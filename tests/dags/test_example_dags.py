@@ -78,6 +78,7 @@ def test_sensor_example_waits_for_a_job(mode, sdrs_password_connection):
     assert "ended SUCCESS" in xcom(dag_run, "report")
     assert sim.job_polls(job_id) >= 2
     assert sim.counters["token_requests"] == 1
+    assert xcom(dag_run, "wait_for_job", key="_link_SdrsConsoleLink") == f"{sim.url}/console/sdrs/?region=eu-de"
 
 
 def test_sensor_example_fails_the_run_when_the_job_fails(sdrs_connection):
