@@ -11,11 +11,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS ?= test
 
-.PHONY: help venv lint typecheck unit test demo bench clean
+.PHONY: help venv lint typecheck unit test e2e demo bench clean
 
 help:
 	@echo "make test   - set up $(VENV) (Airflow $(AIRFLOW_VERSION)), run ruff, mypy and pytest"
-	@echo "make demo   - set up, start the SDRS simulator, run example DAG sdrs_job_sensor with 'airflow dags test'"
+	@echo "make demo   - set up, start the SDRS simulator, run example DAG sdrs_dr_drill with 'airflow dags test'"
+	@echo "make e2e    - a real deployment (PostgreSQL, scheduler, 2 triggerers, API server) and a browser"
 	@echo "make bench  - 1,000 waits: SdrsJobTrigger vs dbt Cloud's trigger vs a bare aiohttp loop (not in make test)"
 
 $(STAMP): pyproject.toml Makefile
@@ -35,9 +36,17 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --ignore=tests/e2e
 
 test: lint typecheck unit
+
+$(VENV)/.installed-e2e: $(STAMP)
+	$(BIN)/uv pip install --python $(BIN)/python --quiet -e ".[test,e2e]" "apache-airflow==$(AIRFLOW_VERSION)"
+	touch $@
+
+e2e: $(VENV)/.installed-e2e
+	bash scripts/e2e-provision.sh
+	$(BIN)/pytest -q tests/e2e $(E2E_ARGS)
 
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py

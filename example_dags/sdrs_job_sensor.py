@@ -6,11 +6,14 @@ Trigger it with ``{"job_id": "<32 hex characters>"}``; the sensor waits in the t
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, Param, task
 
 from airflow_provider_sdrs.sensors.sdrs import SdrsJobSensor
+
+POLL_SECONDS = float(os.environ.get("SDRS_EXAMPLE_POLL_SECONDS", "10"))
 
 with DAG(
     dag_id="sdrs_job_sensor",
@@ -20,7 +23,6 @@ with DAG(
     catchup=False,
     params={
         "job_id": Param("", type="string", description="The SDRS job id to wait for"),
-        "poke_interval": Param(10, type="number", description="Seconds between polls"),
     },
     tags=["sdrs", "example"],
 ) as dag:
@@ -28,7 +30,7 @@ with DAG(
         task_id="wait_for_job",
         job_id="{{ params.job_id }}",
         sdrs_conn_id="sdrs_default",
-        poke_interval=10,
+        poke_interval=POLL_SECONDS,
         timeout=timedelta(hours=1).total_seconds(),
         deferrable=True,
     )

@@ -642,8 +642,11 @@ class SdrsCreateDrillOperator(SdrsBaseOperator):
         if drills:
             return next((d for d in drills if d.get("status") == "available"), drills[0])
         # No drill yet: the group must be protected for SDRS to accept one.
-        group = hook.get_protection_group(self.server_group_id)
-        if group.get("status") != "protected":
+        try:
+            group: dict[str, Any] | None = hook.get_protection_group(self.server_group_id)
+        except SdrsResourceNotFoundError:
+            group = None
+        if group is None or group.get("status") != "protected":
             raise SdrsOperationNotAllowedError(
                 operation=self.states.action,
                 resource="protection group",

@@ -26,7 +26,13 @@ from airflow_provider_sdrs._waiting import (
     job_unknown,
     result_from_event,
 )
-from airflow_provider_sdrs.exceptions import SdrsJobNotFoundError, SdrsValidationError
+from airflow_provider_sdrs.exceptions import (
+    SdrsApiError,
+    SdrsAuthError,
+    SdrsConnectionError,
+    SdrsJobNotFoundError,
+    SdrsValidationError,
+)
 from airflow_provider_sdrs.links.sdrs import SdrsConsoleLink, push_console_link
 
 if TYPE_CHECKING:
@@ -134,11 +140,23 @@ class SdrsJobSensor(BaseSensorOperator):
         if not self.deferrable:
             return super().execute(context)
         # A job that already ended needs no trip through the triggerer.
-        first = self.poke(context)
-        if first.is_done:
-            return first.xcom_value
+        try:
+            first = self.poke(context)
+        except SdrsAuthError:
+            raise
+        except (SdrsConnectionError, SdrsApiError) as error:
+            # The trigger tolerates failed polls (max_poll_failures); failing here would not.
+            self.log.warning(
+                "First poll of SDRS job %s failed (%s); the triggerer takes the wait over and keeps polling",
+                self.job_id,
+                error,
+            )
+        else:
+            if first.is_done:
+                return first.xcom_value
         from airflow_provider_sdrs.triggers.sdrs import SdrsJobTrigger
 
+        self._watch_for(context)
         assert self._watch is not None
         self.defer(
             trigger=SdrsJobTrigger(

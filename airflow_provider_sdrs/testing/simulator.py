@@ -319,6 +319,16 @@ class SdrsSimulator:
         with self._lock:
             return self._jobs[job_id].document(time.time())
 
+    def resources_view(self) -> dict[str, Any]:
+        """Groups and drills by id with their statuses, and submissions by job type."""
+        with self._lock:
+            self.resources.settle()
+            return {
+                "groups": {key: {"status": r.status, **r.fields} for key, r in self.resources.groups.items()},
+                "drills": {key: {"status": r.status, **r.fields} for key, r in self.resources.drills.items()},
+                "submissions": dict(self.resources.submissions),
+            }
+
     def job_polls(self, job_id: str) -> int:
         with self._lock:
             return self._jobs[job_id].polls
@@ -650,6 +660,10 @@ class SdrsSimulator:
             "GET /_sim/jobs/{job_id}": "the job document and its poll count, without authentication",
             "POST /_sim/faults": "add a fault; JSON body: the fields of Fault",
             "POST /_sim/groups": "create a protection group at once; JSON body: status, name; answers {id}",
+            "GET /_sim/resources": "groups and drills with their statuses, and submissions by job type",
+            "POST /_sim/fail_next": "make the next jobs of a type fail; JSON body: job_type, times",
+            "POST /_sim/durations": "seconds the jobs of group and drill operations spend in INIT and RUNNING; "
+            "JSON body: init, run",
             "DELETE /_sim/faults": "clear the faults",
             "GET /_sim/stats": "counters: requests by route and status, token requests, connections",
             "POST /_sim/reset": "forget everything",
@@ -670,6 +684,16 @@ class SdrsSimulator:
                 return web.json_response({"job": self.job_document(job_id), "polls": self.job_polls(job_id)})
             if path == "/_sim/groups" and request.method == "POST":
                 return web.json_response({"id": self.add_group(**body)}, status=201)
+            if path == "/_sim/resources" and request.method == "GET":
+                return web.json_response(self.resources_view())
+            if path == "/_sim/fail_next" and request.method == "POST":
+                with self._lock:
+                    self.resources.fail_next(str(body["job_type"]), int(body.get("times", 1)))
+                return web.json_response({}, status=201)
+            if path == "/_sim/durations" and request.method == "POST":
+                with self._lock:
+                    self.resources.durations = (float(body["init"]), float(body["run"]))
+                return web.json_response({}, status=201)
             if path == "/_sim/faults" and request.method == "POST":
                 return web.json_response(asdict(self.add_fault(**body)), status=201)
             if path == "/_sim/faults" and request.method == "DELETE":

@@ -175,3 +175,24 @@ def test_bad_resource_ids_are_refused_before_any_request(sim, hook, bad):
     with pytest.raises(SdrsValidationError):
         hook.create_drill(bad, "drill")
     assert sim.records == []
+
+
+def test_control_api_scripts_resources_for_other_processes(sim, hook):
+    import json
+    import urllib.request
+
+    def control(method: str, path: str, body: dict | None = None):
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(f"{sim.url}{path}", data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            return json.loads(answer.read() or b"{}")
+
+    group_id = control("POST", "/_sim/groups", {"status": "protected", "name": "erp"})["id"]
+    control("POST", "/_sim/durations", {"init": 0.01, "run": 0.05})
+    control("POST", "/_sim/fail_next", {"job_type": "failoverProtectionGroupNoCG"})
+    job = wait_for(hook, hook.failover(group_id))
+    assert job.status is SdrsJobStatus.FAIL
+    view = control("GET", "/_sim/resources")
+    assert view["groups"][group_id]["status"] == "error-failing-over"
+    assert view["submissions"] == {"failoverProtectionGroupNoCG": 1}

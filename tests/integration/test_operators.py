@@ -279,6 +279,12 @@ def test_a_malformed_id_fails_the_task_without_retries_and_sends_nothing(sim, ba
     assert requests_seen(sim) == 0
 
 
+def test_a_drill_of_a_missing_group_is_refused_for_good(sim):
+    with pytest.raises(SdrsOperationNotAllowedError, match="protection group 0123abcd does not exist"):
+        run(SdrsCreateDrillOperator(task_id="drill", server_group_id="0123abcd", name="d"))
+    assert sum(sim.resources.submissions.values()) == 0
+
+
 def test_a_drill_needs_a_protected_group(sim):
     group_id = sim.add_group(status="failed-over")
     with pytest.raises(SdrsOperationNotAllowedError, match=f"protection group {group_id} is failed-over"):

@@ -195,3 +195,24 @@ def test_deferrable_defaults_to_the_airflow_setting(monkeypatch):
     finally:
         monkeypatch.delenv("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE")
         importlib.reload(module)
+
+
+def test_deferrable_sensor_whose_first_poll_fails_hands_the_wait_to_the_triggerer(sdrs_connection):
+    sim = sdrs_connection.simulator
+    job_id = sim.add_job(init_seconds=0, run_seconds=0.3, clock_from_first_poll=True)
+    # More faults than one poll's retries: the pre-deferral poll fails, the trigger then rides it out.
+    sim.add_fault("status", status=503, count=3, job_id=job_id)
+    assert run_sensor("deferrable", job_id, poll_retry_limit=1)["status"] == "SUCCESS"
+    assert sim.counters["job:503"] == 3
+
+
+def test_deferrable_sensor_with_refused_credentials_fails_before_deferring(sdrs_connection):
+    import dataclasses
+
+    from airflow_provider_sdrs.exceptions import SdrsAuthError
+
+    sim = sdrs_connection.simulator
+    job_id = sim.add_job(lifecycle=[("RUNNING", 0)])
+    sim.credentials = dataclasses.replace(sim.credentials, secret_key="rotated-secret-key")
+    with pytest.raises(SdrsAuthError):
+        run_sensor("deferrable", job_id)
