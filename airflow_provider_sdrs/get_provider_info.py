@@ -7,12 +7,15 @@ from typing import Any
 from airflow_provider_sdrs import __version__
 
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
-    "hidden-fields": ["schema", "port"],
+    # Port stays visible: Airflow 3.3's Test button compares the form's port with the stored one, and an
+    # unset port goes in as 0 there, so the test of a stored connection needs a port to pass.
+    "hidden-fields": ["schema"],
     "relabeling": {"host": "Endpoint URL", "login": "Access key / IAM user", "password": "Secret key / password"},
     "placeholders": {
         "host": "optional, e.g. https://sdrs.eu-de.otc.t-systems.com (default from cloud and region)",
         "login": "access key (aksk) or IAM user name (password)",
         "password": "secret key (aksk) or IAM password (password)",
+        "port": "443",
     },
 }
 
@@ -74,7 +77,8 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     },
     "console_url": {
         "label": "Console URL",
-        "description": "Base of the web console links shown in the UI (default from cloud).",
+        "description": "Base of the console links shown on tasks (default from cloud), or a deep-link template "
+        "using {region}, {project_id}, {resource_type}, {resource_id} and {job_id}.",
         "schema": {"type": ["string", "null"]},
     },
 }

@@ -102,6 +102,10 @@ def _endpoint(value: str, field_name: str, conn_id: str, *, port: int | None = N
     netloc = parts.netloc
     if port is not None and parts.port is None:
         netloc = f"{netloc}:{port}"
+    # The default port is left out, as HTTP clients leave it out of the Host header.
+    default = {"https": ":443", "http": ":80"}[parts.scheme]
+    if netloc.endswith(default):
+        netloc = netloc[: -len(default)]
     return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
 
 

@@ -35,7 +35,8 @@ def test_connection_form_declares_every_extra_the_hook_reads():
     assert fields["security_token"]["schema"]["format"] == "password"
     behaviour = SdrsHook.get_ui_field_behaviour()
     assert set(behaviour) == {"hidden_fields", "relabeling", "placeholders"}
-    assert "port" in behaviour["hidden_fields"] and behaviour["relabeling"]["login"]
+    assert "schema" in behaviour["hidden_fields"] and behaviour["relabeling"]["login"]
+    assert "port" not in behaviour["hidden_fields"]  # the UI's Test button needs it (see get_provider_info)
 
 
 def test_airflow_sees_the_provider():

@@ -97,6 +97,21 @@ def test_verify_accepts_booleans_strings_and_ca_paths(tmp_path):
     assert settings(project_id=PROJECT, verify=str(ca)).verify == str(ca)
 
 
+def test_the_default_port_is_left_out_of_the_endpoint():
+    assert settings("https://sdrs.example.test", port=443, project_id=PROJECT).endpoint == "https://sdrs.example.test"
+    assert settings("http://127.0.0.1:80/base", project_id=PROJECT).endpoint == "http://127.0.0.1/base"
+    assert settings("http://127.0.0.1", port=8080, project_id=PROJECT).endpoint == "http://127.0.0.1:8080"
+
+
+def test_console_url_may_be_a_deep_link_template_with_known_placeholders_only():
+    template = "https://console.example.test/sdrs/?region={region}#/{resource_type}/{resource_id}"
+    assert settings(project_id=PROJECT, console_url=template).console_url == template
+    with pytest.raises(SdrsConfigError, match=r"extra\.console_url.*password"):
+        settings(project_id=PROJECT, console_url="https://console.example.test/{password}")
+    with pytest.raises(SdrsConfigError, match=r"extra\.console_url"):
+        settings(project_id=PROJECT, console_url="ftp://{region}")
+
+
 def test_unknown_extra_keys_are_reported():
     assert unknown_extra_keys({"region": "eu-de", "projectid": "x", "extra__sdrs__cloud": "otc"}) == ["projectid"]
 
