@@ -157,10 +157,13 @@ def result_from_event(payload: dict[str, Any] | None) -> dict[str, Any]:
     from airflow_provider_sdrs.models import SdrsJob
 
     job = SdrsJob.from_api(payload["job"], job_id=job_id) if isinstance(payload.get("job"), dict) else None
-    if status == "success" and job is not None:
-        return finish(job)
-    if status == "failed" and job is not None:
+    if status == "success" and job is not None and job.status.is_success:
+        return job.to_dict()
+    if status == "failed" and job is not None and job.is_terminal and not job.status.is_success:
         raise SdrsJobFailedError(job)
+    if status in ("success", "failed"):
+        # Only a job that SDRS itself reports as ended may decide the task.
+        raise SdrsPollError(f"the SDRS trigger sent a {status!r} event without a job that ended so: {payload!r}"[:500])
     if status == "timeout":
         raise SdrsWaitTimeout(message or f"timed out waiting for SDRS job {job_id}")
     if payload.get("reason") == "not_found":
