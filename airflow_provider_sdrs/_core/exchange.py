@@ -65,9 +65,20 @@ class Sleep:
 
 @dataclass(frozen=True)
 class NeedToken:
-    """Ask the driver for a usable token; ``stale`` is one the server refused, to be replaced."""
+    """Ask the driver for a usable token; ``stale`` is one the server refused, to be replaced.
+
+    ``operation`` is the call that needs it, named by :func:`token_failure` when no token can be had.
+    """
 
     stale: IamToken | None = None
+    operation: str = ""
+
+
+def token_failure(error: SdrsError, step: NeedToken) -> SdrsError:
+    """The error of a failed token request, saying which call needed the token (a job, a group...)."""
+    if step.operation:
+        error.args = (f"{error.args[0] if error.args else error}; needed to {step.operation}",)
+    return error
 
 
 Step = Send | Sleep | NeedToken
@@ -302,7 +313,7 @@ def api_exchange(settings: SdrsSettings, call: ApiCall, policy: RetryPolicy, log
     while True:
         attempts.number += 1
         if settings.auth_type == "password":
-            token = yield NeedToken()
+            token = yield NeedToken(operation=call.operation)
         project_id = settings.project_id or (token.project_id if token else None)
         if not project_id:
             raise SdrsAuthError(
@@ -325,7 +336,7 @@ def api_exchange(settings: SdrsSettings, call: ApiCall, policy: RetryPolicy, log
             refreshed = True
             attempts.number -= 1
             log.info("SDRS %s: IAM token refused (HTTP 401); requesting a new token", call.operation)
-            token = yield NeedToken(stale=token)
+            token = yield NeedToken(stale=token, operation=call.operation)
             continue
         else:
             error, retryable, retry_after = attempts.classify(result, call.job_id)

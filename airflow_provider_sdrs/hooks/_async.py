@@ -12,12 +12,21 @@ from urllib.request import getproxies_environment, proxy_bypass
 import aiohttp
 from yarl import URL
 
-from airflow_provider_sdrs._core.exchange import Exchange, IamToken, NeedToken, Send, Sleep, iam_exchange
+from airflow_provider_sdrs._core.exchange import (
+    Exchange,
+    IamToken,
+    NeedToken,
+    Send,
+    Sleep,
+    iam_exchange,
+    token_failure,
+)
 from airflow_provider_sdrs._core.http import HttpRequest, HttpResponse, TransportFailure
 from airflow_provider_sdrs._core.logs import Log
 from airflow_provider_sdrs._core.retry import RetryPolicy
 from airflow_provider_sdrs._core.settings import SdrsSettings
 from airflow_provider_sdrs._core.tokens import TOKEN_CACHE
+from airflow_provider_sdrs.exceptions import SdrsError
 
 # Connections kept open per session: bounds the sockets a triggerer opens, however many waits it holds.
 POOL_SIZE = 64
@@ -164,7 +173,10 @@ async def run_async(
             elif isinstance(step, NeedToken):
                 if get_token is None:
                     raise RuntimeError("this exchange needs no token")
-                result = await get_token(step.stale)
+                try:
+                    result = await get_token(step.stale)
+                except SdrsError as error:
+                    raise token_failure(error, step) from None
             else:  # pragma: no cover - the core yields nothing else
                 raise TypeError(f"unknown step {step!r}")
     except StopIteration as done:

@@ -9,12 +9,21 @@ from typing import Any
 import requests
 from urllib3.exceptions import NewConnectionError
 
-from airflow_provider_sdrs._core.exchange import Exchange, IamToken, NeedToken, Send, Sleep, iam_exchange
+from airflow_provider_sdrs._core.exchange import (
+    Exchange,
+    IamToken,
+    NeedToken,
+    Send,
+    Sleep,
+    iam_exchange,
+    token_failure,
+)
 from airflow_provider_sdrs._core.http import FailureKind, HttpRequest, HttpResponse, TransportFailure
 from airflow_provider_sdrs._core.logs import Log
 from airflow_provider_sdrs._core.retry import RetryPolicy
 from airflow_provider_sdrs._core.settings import SdrsSettings
 from airflow_provider_sdrs._core.tokens import TOKEN_CACHE
+from airflow_provider_sdrs.exceptions import SdrsError
 
 
 class RequestsTransport:
@@ -74,7 +83,10 @@ def run_sync(
             elif isinstance(step, NeedToken):
                 if get_token is None:
                     raise RuntimeError("this exchange needs no token")
-                result = get_token(step.stale)
+                try:
+                    result = get_token(step.stale)
+                except SdrsError as error:
+                    raise token_failure(error, step) from None
             else:  # pragma: no cover - the core yields nothing else
                 raise TypeError(f"unknown step {step!r}")
     except StopIteration as done:
