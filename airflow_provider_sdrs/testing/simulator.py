@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import random
 import secrets
 import signal
 import threading
@@ -70,11 +71,14 @@ class Fault:
         normally), ``malformed`` (200 with broken JSON), ``empty`` (200 with no body), ``revoke_tokens``
         (revoke every IAM token, then authenticate as usual, so a token request gets a 401),
         ``lost_answer`` (act on the request as usual, then drop the connection instead of answering: the
-        client cannot tell whether SDRS acted).
+        client cannot tell whether SDRS acted), ``reshape`` (answer as usual, without the keys in ``drop`` and
+        with the keys of ``add``: a job document that changed shape).
     :param target: ``job`` (job reads), ``iam`` (token requests), ``api`` (every ``/v1`` request),
         ``submit`` (``/v1`` requests that change something: POST, PUT, DELETE) or ``any``.
     :param job_id: only requests for this job.
     :param count: how many matching requests it hits; ``-1`` for all of them until cleared.
+    :param probability: the chance that it hits a matching request (drawn from the simulator's seeded
+        random generator, so a run can be repeated).
     """
 
     kind: str
@@ -85,8 +89,22 @@ class Fault:
     code: str | None = None
     retry_after: str | None = None
     delay: float = 0.0
+    drop: tuple[str, ...] = ()
+    add: dict[str, Any] | None = None
+    probability: float = 1.0
 
-    KINDS = ("status", "throttle", "html", "reset", "delay", "malformed", "empty", "revoke_tokens", "lost_answer")
+    KINDS = (
+        "status",
+        "throttle",
+        "html",
+        "reset",
+        "delay",
+        "malformed",
+        "empty",
+        "revoke_tokens",
+        "lost_answer",
+        "reshape",
+    )
     TARGETS = ("job", "iam", "api", "submit", "any")
 
     def __post_init__(self) -> None:
@@ -212,6 +230,7 @@ class SdrsSimulator:
         self.host = host
         self.port = port
         self._defaults = (credentials or SimulatorCredentials(), token_ttl, unknown_job_status, clock_offset)
+        self._random = random.Random(20261128)
         self.credentials, self.token_ttl, self.unknown_job_status, self.clock_offset = self._defaults
         self._lock = threading.RLock()
         self._jobs: dict[str, SimJob] = {}
@@ -360,6 +379,7 @@ class SdrsSimulator:
             self.counters.clear()
             self.resources = self._new_resources()
             self.credentials, self.token_ttl, self.unknown_job_status, self.clock_offset = self._defaults
+            self._random = random.Random(20261128)
 
     @property
     def records(self) -> list[RequestRecord]:
@@ -478,7 +498,9 @@ class SdrsSimulator:
     def _take_fault(self, route: str, job_id: str | None, method: str) -> Fault | None:
         with self._lock:
             for fault in self._faults:
-                if fault.matches(route, job_id, method):
+                if fault.matches(route, job_id, method) and (
+                    fault.probability >= 1.0 or self._random.random() < fault.probability
+                ):
                     if fault.count > 0:
                         fault.count -= 1
                     return fault
@@ -497,7 +519,7 @@ class SdrsSimulator:
             if len(parts) == 5 and parts[3] == "jobs":
                 route, job_id = "job", parts[4]
         fault = self._take_fault(route, job_id, request.method)
-        if fault is not None and fault.kind != "lost_answer":
+        if fault is not None and fault.kind not in ("lost_answer", "reshape"):
             injected = await self._inject(request, fault)
             if injected is not None:
                 self._record(request, route, injected.status)
@@ -509,6 +531,8 @@ class SdrsSimulator:
             response = self._authenticate(request, parts[2], body) or self._api(request, parts, job_id, body)
         else:
             response = _error(404, "APIGW.0101", "The API does not exist or has not been published.")
+        if fault is not None and fault.kind == "reshape" and response.status == 200:
+            response = _reshaped(response, fault)
         self._record(request, route, response.status)
         if fault is not None and fault.kind == "lost_answer" and request.transport is not None:
             request.transport.abort()
@@ -733,6 +757,15 @@ def connection_for(
         extra["domain_name"] = creds.domain
     extra.update(extra_overrides)
     return {"conn_type": "sdrs", "host": url, "login": login, "password": password, "extra": extra}
+
+
+def _reshaped(response: web.StreamResponse, fault: Fault) -> web.Response:
+    assert isinstance(response, web.Response) and response.body is not None
+    document = json.loads(bytes(response.body))  # type: ignore[arg-type]
+    for key in fault.drop:
+        document.pop(key, None)
+    document.update(fault.add or {})
+    return web.json_response(document, status=response.status)
 
 
 def _error(status: int, code: str, message: str, *, headers: dict[str, str] | None = None) -> web.Response:
