@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS ?= test
 
-.PHONY: help venv lint typecheck unit test e2e demo bench clean
+.PHONY: help venv lint typecheck unit test e2e demo bench fault-matrix clean
 
 help:
 	@echo "make test   - set up $(VENV) (Airflow $(AIRFLOW_VERSION)), run ruff, mypy and pytest"
@@ -50,6 +50,9 @@ e2e: $(VENV)/.installed-e2e
 
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
+
+fault-matrix: $(STAMP)
+	SDRS_FAULT_MATRIX_OUT=docs/fault-matrix.md $(BIN)/pytest -q tests/integration/test_fault_matrix.py
 
 $(VENV)/.installed-bench: $(STAMP)
 	$(BIN)/uv pip install --python $(BIN)/python --quiet -e ".[test,bench]" "apache-airflow==$(AIRFLOW_VERSION)"
