@@ -49,7 +49,7 @@ class SdrsWaitTimeout(SdrsError):
     """Raised internally when the wait's deadline passed; sensors turn it into ``AirflowSensorTimeout``."""
 
 
-def _elapsed(seconds: float) -> str:
+def format_elapsed(seconds: float) -> str:
     seconds = max(0, int(seconds))
     minutes, secs = divmod(seconds, 60)
     hours, minutes = divmod(minutes, 60)
@@ -77,7 +77,7 @@ class JobWatch:
     missing_noted: bool = False
 
     def elapsed(self) -> str:
-        return _elapsed(time.time() - self.started_at)
+        return format_elapsed(time.time() - self.started_at)
 
     def observe(self, job: SdrsJob, log: Log) -> None:
         """Log the job's status at INFO when it changed since the last poll, else at DEBUG."""
@@ -129,7 +129,7 @@ def job_unknown(job_id: str, error: Exception, watch: JobWatch) -> str:
 
 def terminal_event(job: SdrsJob) -> dict[str, Any]:
     if job.status.is_success:
-        duration = f" in {_elapsed(job.duration)}" if job.duration is not None else ""
+        duration = f" in {format_elapsed(job.duration)}" if job.duration is not None else ""
         return event("success", job.job_id, f"SDRS job {job.job_id} succeeded{duration}", job)
     return event("failed", job.job_id, job.failure_summary(), job)
 

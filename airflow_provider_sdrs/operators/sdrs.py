@@ -43,8 +43,8 @@ from airflow_provider_sdrs._waiting import (
     DEFAULT_NOT_FOUND_GRACE,
     JobWatch,
     SdrsWaitTimeout,
-    _elapsed,
     drive_blocking,
+    format_elapsed,
     result_from_event,
     terminal_event,
     wait_for_job,
@@ -78,7 +78,18 @@ __all__ = [
 ]
 
 DEFAULT_TIMEOUT = 2 * 3600.0
-_JOB_KEYS = ("job_id", "job_type", "status", "entities", "begin_time", "end_time", "error_code", "fail_reason")
+# The keys of SdrsJob.to_dict(), all None when no job was submitted.
+_JOB_KEYS = (
+    "job_id",
+    "job_type",
+    "status",
+    "entities",
+    "begin_time",
+    "end_time",
+    "error_code",
+    "fail_reason",
+    "duration_seconds",
+)
 
 
 def _seconds(value: float | timedelta) -> float:
@@ -233,52 +244,68 @@ class SdrsBaseOperator(BaseOperator):
                 )
             raise
         ti.xcom_push(key="job_id", value=job_id)
+        if not self.deferrable and self.wait_for_completion:
+            return self._wait_in_worker(hook, job_id, ti)
+        # One read before handing over: it names what the job creates, and may show the job already ended.
         first = self._first_look(hook, job_id, ti)
 
         if not self.wait_for_completion:
             self.log.info("Not waiting for SDRS job %s (wait_for_completion=False)", job_id)
             return self._result(resource, first.to_dict() if first else None, submitted=True, ti=ti)
-        end_time = time.time() + self.timeout
         if first is not None and first.is_terminal:
             # Ended already: no trip through the triggerer.
             JobWatch(job_id).observe(first, self.log)
             return self._finish(terminal_event(first), ti)
-        if self.deferrable:
-            from airflow_provider_sdrs.triggers.sdrs import SdrsJobTrigger
+        from airflow_provider_sdrs.triggers.sdrs import SdrsJobTrigger
 
-            self.log.info(
-                "Waiting for SDRS job %s in the triggerer (poll every %ss, timeout %s)",
-                job_id,
-                self.poll_interval,
-                _elapsed(self.timeout),
-            )
-            self.defer(
-                trigger=SdrsJobTrigger(
-                    job_id=job_id,
-                    sdrs_conn_id=self.sdrs_conn_id,
-                    poll_interval=self.poll_interval,
-                    end_time=end_time,
-                    max_poll_failures=self.max_poll_failures,
-                    not_found_grace=self.not_found_grace,
-                    poll_retry_limit=self.poll_retry_limit,
-                    poll_retry_delay=self.poll_retry_delay,
-                ),
-                method_name="execute_complete",
-                timeout=timedelta(seconds=self.timeout),
-            )
         self.log.info(
-            "Waiting for SDRS job %s (poll every %ss, timeout %s)", job_id, self.poll_interval, _elapsed(self.timeout)
+            "Waiting for SDRS job %s in the triggerer (poll every %ss, timeout %s)",
+            job_id,
+            self.poll_interval,
+            format_elapsed(self.timeout),
         )
+        self.defer(
+            trigger=SdrsJobTrigger(
+                job_id=job_id,
+                sdrs_conn_id=self.sdrs_conn_id,
+                poll_interval=self.poll_interval,
+                end_time=time.time() + self.timeout,
+                max_poll_failures=self.max_poll_failures,
+                not_found_grace=self.not_found_grace,
+                poll_retry_limit=self.poll_retry_limit,
+                poll_retry_delay=self.poll_retry_delay,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout),
+        )
+
+    def _wait_in_worker(self, hook: SdrsHook, job_id: str, ti: Any) -> dict[str, Any]:
+        self.log.info(
+            "Waiting for SDRS job %s (poll every %ss, timeout %s)",
+            job_id,
+            self.poll_interval,
+            format_elapsed(self.timeout),
+        )
+        named = False
+
+        def read() -> SdrsJob:
+            nonlocal named
+            job = hook.get_job(job_id)
+            if not named:
+                # The first read names what the job creates: pushed now, before the wait ends.
+                self._push_ids(None, job.to_dict(), ti)
+                named = True
+            return job
+
         steps = wait_for_job(
             job_id,
             log=self.log,
             poll_interval=self.poll_interval,
-            end_time=end_time,
+            end_time=time.time() + self.timeout,
             max_poll_failures=self.max_poll_failures,
             not_found_grace=self.not_found_grace,
         )
-        payload = drive_blocking(steps, lambda: hook.get_job(job_id))
-        return self._finish(payload, ti)
+        return self._finish(drive_blocking(steps, read), ti)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Map the trigger's event exactly as the blocking wait does."""
@@ -299,18 +326,20 @@ class SdrsBaseOperator(BaseOperator):
     def _result(
         self, resource: dict[str, Any] | None, job: dict[str, Any] | None, *, submitted: bool, ti: Any
     ) -> dict[str, Any]:
-        result: dict[str, Any] = {key: None for key in _JOB_KEYS}
-        result["duration_seconds"] = None
+        result: dict[str, Any] = dict.fromkeys(_JOB_KEYS)
         if job:
             result.update(job)
+        result.update(self._push_ids(resource, job, ti))
+        result["resource_status"] = _status(resource) if resource is not None else None
+        result["submitted"] = submitted
+        return result
+
+    def _push_ids(self, resource: dict[str, Any] | None, job: dict[str, Any] | None, ti: Any) -> dict[str, Any]:
         ids = self.ids(resource, job)
         for key, value in ids.items():
             if value is not None:
                 ti.xcom_push(key=key, value=value)
-        result.update(ids)
-        result["resource_status"] = _status(resource) if resource is not None else None
-        result["submitted"] = submitted
-        return result
+        return ids
 
     def _first_look(self, hook: SdrsHook, job_id: str, ti: Any) -> SdrsJob | None:
         """Read the new job once: the ids of what it creates are pushed before the wait."""
@@ -319,9 +348,7 @@ class SdrsBaseOperator(BaseOperator):
         except SdrsError as error:
             self.log.info("SDRS job %s could not be read yet (%s); its ids will come with its end", job_id, error)
             return None
-        for key, value in self.ids(None, job.to_dict()).items():
-            if value is not None:
-                ti.xcom_push(key=key, value=value)
+        self._push_ids(None, job.to_dict(), ti)
         return job
 
     def _settle(self, hook: SdrsHook, resource: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -341,13 +368,15 @@ class SdrsBaseOperator(BaseOperator):
         while status in self.states.during:
             if time.time() - started >= self.timeout:
                 raise SdrsWaitTimeout(
-                    f"{self.subject} was still {status} after {_elapsed(self.timeout)}; nothing was submitted"
+                    f"{self.subject} was still {status} after {format_elapsed(self.timeout)}; nothing was submitted"
                 )
             time.sleep(self.poll_interval)
             resource = self.read(hook)
             new_status = _status(resource)
             if new_status != status:
-                self.log.info("%s is %s after %s", self.subject, new_status or "gone", _elapsed(time.time() - started))
+                self.log.info(
+                    "%s is %s after %s", self.subject, new_status or "gone", format_elapsed(time.time() - started)
+                )
             status = new_status
         if status in self.states.failed:
             raise SdrsOperationNotAllowedError(
