@@ -382,7 +382,7 @@ def test_console_url_template_deep_links_and_a_bad_template_names_the_field(sim,
 def test_a_blocking_wait_reads_the_job_once_per_poll_interval(sim):
     group_id = sim.add_group(status="protected")
     sim.resources.durations = (0.05, 0.1)
-    result, ti = run(SdrsFailoverOperator(task_id="failover", server_group_id=group_id, poll_interval=0.6))
+    result, _ = run(SdrsFailoverOperator(task_id="failover", server_group_id=group_id, poll_interval=0.6))
     assert result["status"] == "SUCCESS"
     # One read at once (still running), one after the interval (ended): no extra read before the wait.
     assert sim.job_polls(result["job_id"]) == 2
