@@ -7,6 +7,7 @@ caller must handle differently:
   raised before any request is sent.
 * :class:`SdrsApiError` (and :class:`SdrsAuthError`, :class:`SdrsJobNotFoundError`): SDRS or its
   gateway answered with an error, or with something that is not the documented JSON.
+  :class:`SdrsParameterError` (SDRS refused the request's parameters) is not retried by Airflow.
 * :class:`SdrsConnectionError`: SDRS could not be reached (refused, reset, timed out).
 * :class:`SdrsJobFailedError`: the request worked and the *job* ended in ``FAIL``. It belongs to
   Airflow's ``AirflowFailException`` family, so a task that raises it is not retried.
@@ -127,6 +128,13 @@ class SdrsResourceNotFoundError(SdrsApiError):
 
 class SdrsPreconditionError(SdrsApiError):
     """SDRS refused the operation in the resource's current state (``SDRS.1002``, ``SDRS.1913``...)."""
+
+
+class SdrsParameterError(SdrsApiError, AirflowFailException):
+    """SDRS refused a request's parameters (HTTP 400 with a parameter code such as ``SDRS.0202`` "Invalid name").
+
+    Sending the same parameters again gets the same answer, so Airflow does not retry a task that raises it.
+    """
 
 
 class SdrsOperationNotAllowedError(SdrsError, AirflowFailException):

@@ -11,6 +11,7 @@ from airflow_provider_sdrs.exceptions import (
     SdrsApiError,
     SdrsAuthError,
     SdrsJobNotFoundError,
+    SdrsParameterError,
     SdrsPreconditionError,
     SdrsResourceNotFoundError,
 )
@@ -25,7 +26,20 @@ RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 # "Does not exist", sent with HTTP 400: protection group, protected instance, replication pair, DR drill.
 RESOURCE_NOT_FOUND_CODES = frozenset({"SDRS.1013", "SDRS.1320", "SDRS.1608", "SDRS.1902"})
 # The operation is refused in the resource's current state.
-PRECONDITION_CODES = frozenset({"SDRS.0209", "SDRS.1002", "SDRS.1003", "SDRS.1830", "SDRS.1913"})
+PRECONDITION_CODES = frozenset(
+    {"SDRS.0209", "SDRS.1001", "SDRS.1002", "SDRS.1003", "SDRS.1010", "SDRS.1830", "SDRS.1913"}
+)
+# The SDRS error table's "Invalid ..." codes, all sent with HTTP 400: the request's parameters are wrong,
+# and sending them again cannot help. Status codes (SDRS.0209 "Incorrect status", SDRS.0214) are not here.
+PARAMETER_CODES = frozenset(
+    {
+        *(f"SDRS.{n:04d}" for n in (201, 202, 203, 204, 205, 206, 207, 208)),
+        *(f"SDRS.{n:04d}" for n in (210, 211, 212, 213, 215, 216, 217, 219)),
+        *(f"SDRS.{n:04d}" for n in (221, 222, 223, 224, 226)),
+        "SDRS.1900",  # Invalid DR drill ID
+        "SDRS.1901",  # Null or empty DR drill ID
+    }
+)
 MAX_MESSAGE = 500
 
 
@@ -107,7 +121,17 @@ def api_error(
         error_class = SdrsResourceNotFoundError
     elif code in PRECONDITION_CODES:
         error_class = SdrsPreconditionError
+    elif is_parameter_error(status, code, job_id):
+        error_class = SdrsParameterError
     return error_class(status=status, code=code, message=message, request_id=request_id, operation=operation)
+
+
+def is_parameter_error(status: int, code: str | None, job_id: str | None = None) -> bool:
+    """Whether SDRS refused the request's parameters: a documented parameter code with HTTP 400.
+
+    Never for a job read: a refused poll is a failed poll, and the wait's own rules decide what it means.
+    """
+    return job_id is None and status == 400 and code in PARAMETER_CODES
 
 
 def is_retryable(error: SdrsApiError) -> bool:

@@ -8,6 +8,7 @@ says so, and must read the resource's state before submitting again (the operato
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from airflow_provider_sdrs._core.exchange import ApiCall
@@ -18,12 +19,58 @@ GROUPS = "server-groups"
 DRILLS = "disaster-recovery-drills"
 PRIORITY_STATIONS = ("source", "target")
 
+# The SDRS API reference ("Creating a DR Drill", "Creating a Protection Group"): a name "can contain a maximum of
+# 64 bytes" and "only letters (a to z and A to Z), digits (0 to 9), decimal points (.), underscores (_), and
+# hyphens (-)"; SDRS refuses any other with HTTP 400 SDRS.0202 "Invalid name".
+NAME_MAX_BYTES = 64
+NAME_CHARACTERS = re.compile(r"[A-Za-z0-9._-]+")
+_NOT_A_NAME_CHARACTER = re.compile(r"[^A-Za-z0-9._-]")
+# "Creating a Protection Group": a description "can contain a maximum of 64 bytes" and "cannot contain the left
+# angle bracket (<) or right angle bracket (>)" (else SDRS.0212 "Invalid description").
+DESCRIPTION_MAX_BYTES = 64
+_SHOWN = 80
+
 
 def _name(value: object, field: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise SdrsValidationError(field, "must be a non-empty string")
     if len(value) > 64:
         raise SdrsValidationError(field, f"must be at most 64 characters, got {len(value)}")
+    return value
+
+
+def _shown(value: str) -> str:
+    return repr(value if len(value) <= _SHOWN else value[:_SHOWN] + "...")
+
+
+def resource_name(value: object, field: str = "name") -> str:
+    """A DR drill or protection group name as SDRS accepts it; otherwise :class:`SdrsValidationError`.
+
+    :param field: the argument's name, for the error.
+    """
+    rule = "letters (a-z, A-Z), digits (0-9), '.', '_' and '-', at most 64 bytes (SDRS answers SDRS.0202 otherwise)"
+    if not isinstance(value, str) or not value:
+        raise SdrsValidationError(field, f"must be a non-empty string of {rule}")
+    size = len(value.encode("utf-8", errors="surrogatepass"))
+    if size > NAME_MAX_BYTES:
+        raise SdrsValidationError(field, f"must be {rule}; got {size} bytes: {_shown(value)}")
+    if NAME_CHARACTERS.fullmatch(value) is None:
+        bad = _NOT_A_NAME_CHARACTER.search(value)
+        where = f"{bad.group()!r} at position {bad.start()} is not allowed" if bad else "not allowed"
+        raise SdrsValidationError(field, f"may contain only {rule}; got {_shown(value)}: {where}")
+    return value
+
+
+def _description(value: object, field: str = "description") -> str:
+    """A protection group description as SDRS accepts it; otherwise :class:`SdrsValidationError`."""
+    rule = "at most 64 bytes, without '<' or '>' (SDRS answers SDRS.0212 otherwise)"
+    if not isinstance(value, str):
+        raise SdrsValidationError(field, f"must be a string of {rule}")
+    size = len(value.encode("utf-8", errors="surrogatepass"))
+    if size > DESCRIPTION_MAX_BYTES:
+        raise SdrsValidationError(field, f"must be {rule}; got {size} bytes: {_shown(value)}")
+    if "<" in value or ">" in value:
+        raise SdrsValidationError(field, f"must be {rule}; got {_shown(value)}")
     return value
 
 
@@ -93,7 +140,7 @@ def planned_failover(server_group_id: str, priority_station: str = "target") -> 
 def create_drill(server_group_id: str, name: str, drill_vpc_id: str | None = None) -> ApiCall:
     spec: dict[str, Any] = {
         "server_group_id": validate_id(server_group_id, "server_group_id"),
-        "name": _name(name, "name"),
+        "name": resource_name(name, "name"),
     }
     if drill_vpc_id is not None:
         spec["drill_vpc_id"] = validate_id(drill_vpc_id, "drill_vpc_id")
@@ -122,7 +169,7 @@ def create_group(
     dr_type: str = "migration",
 ) -> ApiCall:
     spec: dict[str, Any] = {
-        "name": _name(name, "name"),
+        "name": resource_name(name, "name"),
         "source_availability_zone": _name(source_availability_zone, "source_availability_zone"),
         "target_availability_zone": _name(target_availability_zone, "target_availability_zone"),
         "domain_id": validate_id(domain_id, "domain_id"),
@@ -130,7 +177,7 @@ def create_group(
         "dr_type": dr_type,
     }
     if description is not None:
-        spec["description"] = description
+        spec["description"] = _description(description)
     return ApiCall(
         "POST", (GROUPS,), f"create protection group {name!r}", body={"server_group": spec}, idempotent=False
     )

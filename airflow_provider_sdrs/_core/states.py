@@ -128,10 +128,17 @@ PLANNED_FAILOVER = OperationStates(
     done=frozenset(),
     failed=frozenset({"error-reversing"}),
 )
+#: The statuses a protection group passes through while one of its operations runs.
+GROUP_BUSY_STATUSES = frozenset(
+    {"creating", "deleting", "starting", "stopping", "reprotecting", "reversing", "failing-over"}
+)
+# SDRS API reference, "Deleting a Protection Group": "The protection group does not have protected instances,
+# replication pairs, or DR drills" (SDRS.1001, SDRS.1010, SDRS.1003 otherwise). It sets no rule on the status;
+# a group in the middle of another operation is not deleted under it (SDRS.1002).
 DELETE_GROUP = OperationStates(
     "delete the protection group",
     "protection group",
-    allowed=_set("available", "error", "error-deleting"),
+    allowed=frozenset(GROUP_STATUSES - GROUP_BUSY_STATUSES),
     during=frozenset({"deleting"}),
     done=_set(GONE),
     failed=frozenset({"error-deleting"}),
@@ -144,6 +151,20 @@ CREATE_GROUP = OperationStates(
     # A group of that name that exists and is usable: creation has nothing left to do.
     done=frozenset(GROUP_STATUSES - {"creating", "deleting", "error", "error-deleting"}),
     failed=frozenset({"error"}),
+)
+# SDRS API reference, "Creating a DR Drill": "status of the protection group must be available, protected,
+# failed-over, error-starting, error-stopping, error-reversing, error-reprotecting, or error-failing-over".
+DRILL_GROUP_STATUSES = frozenset(
+    {
+        "available",
+        "protected",
+        "failed-over",
+        "error-starting",
+        "error-stopping",
+        "error-reversing",
+        "error-reprotecting",
+        "error-failing-over",
+    }
 )
 CREATE_DRILL = OperationStates(
     "create the DR drill",

@@ -240,7 +240,7 @@ class SdrsHook(BaseHook):
         return self._submit(operations.reprotect(server_group_id))
 
     def create_drill(self, server_group_id: str, name: str, drill_vpc_id: str | None = None) -> str:
-        """Start a DR drill of a protected group; the job's ``entities.disaster_recovery_drill_id`` names it."""
+        """Start a DR drill of a protection group; the job's ``entities.disaster_recovery_drill_id`` names it."""
         return self._submit(operations.create_drill(server_group_id, name, drill_vpc_id))
 
     def delete_drill(self, drill_id: str) -> str:
@@ -253,7 +253,7 @@ class SdrsHook(BaseHook):
         return self._submit(operations.create_group(**spec))
 
     def delete_protection_group(self, server_group_id: str) -> str:
-        """Delete a protection group (protection disabled, no DR drills); returns the job id."""
+        """Delete a protection group (no protected instances, replication pairs or DR drills); returns the job id."""
         return self._submit(operations.delete_group(server_group_id))
 
     # -- reads --------------------------------------------------------------------------------------

@@ -25,12 +25,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator, conf
 
-from airflow_provider_sdrs._core.ids import validate_id
+from airflow_provider_sdrs._core.ids import SAFE_SEGMENT, validate_id
 from airflow_provider_sdrs._core.states import (
     CREATE_DRILL,
     CREATE_GROUP,
     DELETE_DRILL,
     DELETE_GROUP,
+    DRILL_GROUP_STATUSES,
     FAILOVER,
     PLANNED_FAILOVER,
     REPROTECT,
@@ -52,6 +53,7 @@ from airflow_provider_sdrs._waiting import (
 from airflow_provider_sdrs.exceptions import (
     SdrsConnectionError,
     SdrsError,
+    SdrsJobFailedError,
     SdrsOperationNotAllowedError,
     SdrsPreconditionError,
     SdrsResourceNotFoundError,
@@ -101,6 +103,49 @@ def _status(resource: dict[str, Any] | None) -> str | None:
         return None
     status = resource.get("status")
     return status if isinstance(status, str) else "in an unreported status"
+
+
+def _named_id(job: dict[str, Any] | None, key: str) -> str | None:
+    """The id ``entities[key]`` of a job document, when it is one that can be used in a path."""
+    entities = (job or {}).get("entities")
+    value = entities.get(key) if isinstance(entities, dict) else None
+    return value if isinstance(value, str) and SAFE_SEGMENT.fullmatch(value) else None
+
+
+def _found_by_name(
+    log: Any,
+    *,
+    job: dict[str, Any],
+    what: str,
+    key: str,
+    where: str,
+    name: str,
+    candidates: list[dict[str, Any]],
+) -> tuple[dict[str, Any], str | None]:
+    """The one id among ``candidates`` (resources named ``name``), or ``None`` and why, logged either way."""
+    ids = sorted(
+        {c["id"] for c in candidates if isinstance(c.get("id"), str) and SAFE_SEGMENT.fullmatch(c["id"]) is not None}
+    )
+    missing = f"SDRS job {job.get('job_id')} did not name the new {what} (no entities.{_entity_key(key)})"
+    if len(ids) == 1:
+        note = f"{missing}; found by its name {name!r} in {where}: {what} {ids[0]}"
+        log.info("%s", note)
+        return {key: ids[0]}, note
+    if ids:
+        shown = ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
+        note = (
+            f"{missing}, and {where} has {len(ids)} {what}s named {name!r} ({shown}); which one is new cannot "
+            f"be told, so no {key} is pushed: delete the extra {what} by hand"
+        )
+    else:
+        note = f"{missing}, and {where} has no {what} named {name!r}: no {key} is pushed"
+    log.warning("%s", note)
+    return {key: None}, note
+
+
+def _entity_key(key: str) -> str:
+    """The ``entities`` key of a job that names the resource pushed to XCom as ``key``."""
+    return {"drill_id": "disaster_recovery_drill_id"}.get(key, key)
 
 
 class SdrsBaseOperator(BaseOperator):
@@ -193,6 +238,15 @@ class SdrsBaseOperator(BaseOperator):
     def ids(self, resource: dict[str, Any] | None, job: dict[str, Any] | None) -> dict[str, Any]:
         """The ids to return and push to XCom, from the resource and/or the job's entities."""
         return {}
+
+    def find_created(self, hook: SdrsHook, job: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+        """Once the job ended: the ids of what it created that its ``entities`` did not name, found another way.
+
+        :param job: the ended job's document.
+        :returns: the ids (returned and pushed to XCom like :meth:`ids`) and, when one was looked for, a
+            sentence that says how it was found or why it was not (the result's ``id_lookup``).
+        """
+        return {}, None
 
     # -- the steps ------------------------------------------------------------------------------------------
 
@@ -321,7 +375,31 @@ class SdrsBaseOperator(BaseOperator):
                 (payload or {}).get("job_id"),
             )
             raise
-        return self._result(None, job, submitted=True, ti=ti)
+        except SdrsJobFailedError as failure:
+            self._push_created_of_failed_job(failure.job.to_dict(), ti)
+            raise
+        return self._with_created_ids(self._result(None, job, submitted=True, ti=ti), ti)
+
+    def _with_created_ids(self, result: dict[str, Any], ti: Any) -> dict[str, Any]:
+        found, note = self.find_created(self.hook, result)
+        for key, value in found.items():
+            result[key] = value
+            if value is not None:
+                ti.xcom_push(key=key, value=value)
+        if note is not None:
+            result["id_lookup"] = note
+        return result
+
+    def _push_created_of_failed_job(self, job: dict[str, Any], ti: Any) -> None:
+        # What a failed creation left behind still needs its clean-up, which needs its id.
+        try:
+            found, _ = self.find_created(self.hook, job)
+        except SdrsError as error:
+            self.log.warning("Could not look up what failed SDRS job %s left behind: %s", job.get("job_id"), error)
+            return
+        for key, value in found.items():
+            if value is not None:
+                ti.xcom_push(key=key, value=value)
 
     def _result(
         self, resource: dict[str, Any] | None, job: dict[str, Any] | None, *, submitted: bool, ti: Any
@@ -531,8 +609,12 @@ class SdrsPlannedFailoverOperator(_GroupOperator):
 
 
 class SdrsDeleteProtectionGroupOperator(_GroupOperator):
-    """Delete a protection group (protection disabled, no DR drills left) and wait.
+    """Delete a protection group and wait until it is gone.
 
+    SDRS deletes a group that "does not have protected instances, replication pairs, or DR drills" (SDRS
+    API reference, Deleting a Protection Group), whatever its status. A group whose document counts any
+    (``protected_instance_num``, ``replication_num``, ``disaster_recovery_drill_num``) is refused before
+    anything is sent; so is a group in the middle of another operation (``starting``, ``failing-over``...).
     Already gone: succeeds without submitting.
 
     :param server_group_id: the protection group (templated).
@@ -540,22 +622,74 @@ class SdrsDeleteProtectionGroupOperator(_GroupOperator):
 
     states = DELETE_GROUP
 
+    def decide(self, resource: dict[str, Any] | None) -> Decision:
+        decision = super().decide(resource)
+        contents = _group_contents(resource)
+        if decision == "submit" and contents:
+            raise SdrsOperationNotAllowedError(
+                operation=self.states.action,
+                resource=self.states.resource,
+                resource_id=self._label(),
+                status=_status(resource),
+                needs=self.states.needs,
+                detail=f"{_DELETABLE_GROUP}, and this one has {' and '.join(contents)}: delete them first "
+                "(nothing was submitted)",
+            )
+        return decision
+
+    def _not_allowed(self, status: str | None, code: str | None = None) -> SdrsOperationNotAllowedError:
+        if code not in _GROUP_CONTENT_CODES:
+            return super()._not_allowed(status, code)
+        return SdrsOperationNotAllowedError(
+            operation=self.states.action,
+            resource=self.states.resource,
+            resource_id=self._label(),
+            status=status,
+            needs=self.states.needs,
+            code=code,
+            detail=f"{_DELETABLE_GROUP}; SDRS refused it with {code}: it still has "
+            f"{_GROUP_CONTENT_CODES[code]}. Delete them first",
+        )
+
     def submit(self, hook: SdrsHook) -> str:
         return hook.delete_protection_group(self.server_group_id)
+
+
+_DELETABLE_GROUP = "SDRS deletes only a protection group without protected instances, replication pairs or DR drills"
+# The counts a protection group's document gives, and the codes SDRS refuses a deletion with while they are not 0.
+_GROUP_CONTENTS = (
+    ("protected_instance_num", "protected instance", "SDRS.1001"),
+    ("replication_num", "replication pair", "SDRS.1010"),
+    ("disaster_recovery_drill_num", "DR drill", "SDRS.1003"),
+)
+_GROUP_CONTENT_CODES = {code: f"{label}s" for _, label, code in _GROUP_CONTENTS}
+
+
+def _group_contents(group: dict[str, Any] | None) -> list[str]:
+    """What keeps a protection group from being deleted, in words (``2 DR drills``); empty when nothing does."""
+    found = []
+    for key, label, _ in _GROUP_CONTENTS:
+        count = (group or {}).get(key)
+        if isinstance(count, int) and not isinstance(count, bool) and count > 0:
+            found.append(f"{count} {label}{'s' if count > 1 else ''}")
+    return found
 
 
 class SdrsCreateProtectionGroupOperator(SdrsBaseOperator):
     """Create a protection group and wait until it is ``available``.
 
     The name identifies the group across re-runs: if a group of that name exists, nothing is submitted
-    and its id is returned (waiting first while it is still ``creating``).
+    and its id is returned (waiting first while it is still ``creating``). When the ended job does not
+    name the new group (``entities.server_group_id``), it is looked up by its name, and the log and the
+    result's ``id_lookup`` say how that went.
 
-    :param name: the group's name, unique in the project (templated).
+    :param name: the group's name, unique in the project (templated): letters, digits, ``.``, ``_`` and
+        ``-``, at most 64 bytes, as SDRS requires; checked before anything is sent.
     :param source_availability_zone: production AZ, e.g. ``eu-de-01`` (templated).
     :param target_availability_zone: DR AZ, e.g. ``eu-de-02`` (templated).
     :param domain_id: the active-active domain (``GET /v1/{project_id}/active-domains``) (templated).
     :param source_vpc_id: the VPC of the protected servers (templated).
-    :param description: optional description.
+    :param description: optional description: at most 64 bytes, without ``<`` or ``>``.
     """
 
     template_fields: Sequence[str] = (
@@ -618,24 +752,53 @@ class SdrsCreateProtectionGroupOperator(SdrsBaseOperator):
         return hook.create_protection_group(**self._spec())
 
     def ids(self, resource: dict[str, Any] | None, job: dict[str, Any] | None) -> dict[str, Any]:
-        created = (job or {}).get("entities", {}).get("server_group_id")
+        created = _named_id(job, "server_group_id")
         return {"server_group_id": created or (resource or {}).get("id")}
+
+    def find_created(self, hook: SdrsHook, job: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+        """The new group's id by its name, when the job's ``entities.server_group_id`` does not give it."""
+        if _named_id(job, "server_group_id") is not None:
+            return {}, None
+        self.log.info(
+            "SDRS job %s did not name the new protection group (no entities.server_group_id); "
+            "looking it up by its name %r",
+            job.get("job_id"),
+            self.name,
+        )
+        groups = hook.list_protection_groups(name=self.name)
+        return _found_by_name(
+            self.log,
+            job=job,
+            what="protection group",
+            key="server_group_id",
+            where="the project",
+            name=self.name,
+            candidates=groups,
+        )
 
 
 # -- DR drills ------------------------------------------------------------------------------------------
 
 
 class SdrsCreateDrillOperator(SdrsBaseOperator):
-    """Start a DR drill of a protected group and wait until the drill is ready.
+    """Start a DR drill of a protection group and wait until the drill is ready.
+
+    SDRS creates a drill only when "status of the protection group must be available, protected,
+    failed-over, error-starting, error-stopping, error-reversing, error-reprotecting, or error-failing-over"
+    (SDRS API reference, Creating a DR Drill); in any other status nothing is submitted and the task fails
+    for good. The same page advises against a drill before the first data synchronization completes.
 
     The drill's id is pushed to XCom (key ``drill_id``) as soon as SDRS names it, before the wait, so a
-    cleanup task can delete the drill even when this task failed or timed out.
+    cleanup task can delete the drill even when this task failed or timed out. SDRS names it in the job's
+    ``entities.disaster_recovery_drill_id``; when the ended job (succeeded or failed) does not, the drill is
+    looked up by its name in the group, and the log and the result's ``id_lookup`` say how that went.
 
     The name identifies the drill across re-runs: if the group has a drill of that name, nothing is
     submitted (waiting first while it is still ``creating``).
 
-    :param server_group_id: the protection group, which must be ``protected`` (templated).
-    :param name: the drill's name (templated).
+    :param server_group_id: the protection group (templated).
+    :param name: the drill's name (templated): letters, digits, ``.``, ``_`` and ``-``, at most 64 bytes,
+        as SDRS requires; checked before anything is sent.
     :param drill_vpc_id: the VPC to run the drill in; SDRS picks one when omitted (templated).
     """
 
@@ -670,18 +833,18 @@ class SdrsCreateDrillOperator(SdrsBaseOperator):
         drills = [d for d in hook.list_drills(self.server_group_id) if d.get("name") == self.name]
         if drills:
             return next((d for d in drills if d.get("status") == "available"), drills[0])
-        # No drill yet: the group must be protected for SDRS to accept one.
+        # No drill yet: the group's status must be one in which SDRS accepts a drill.
         try:
             group: dict[str, Any] | None = hook.get_protection_group(self.server_group_id)
         except SdrsResourceNotFoundError:
             group = None
-        if group is None or group.get("status") != "protected":
+        if group is None or group.get("status") not in DRILL_GROUP_STATUSES:
             raise SdrsOperationNotAllowedError(
                 operation=self.states.action,
                 resource="protection group",
                 resource_id=self.server_group_id,
                 status=_status(group),
-                needs="a protection group that is protected",
+                needs=f"a protection group that is {', '.join(sorted(DRILL_GROUP_STATUSES))}",
             )
         return None
 
@@ -689,8 +852,34 @@ class SdrsCreateDrillOperator(SdrsBaseOperator):
         return hook.create_drill(self.server_group_id, self.name, self._vpc)
 
     def ids(self, resource: dict[str, Any] | None, job: dict[str, Any] | None) -> dict[str, Any]:
-        created = (job or {}).get("entities", {}).get("disaster_recovery_drill_id")
+        created = _named_id(job, "disaster_recovery_drill_id")
         return {"drill_id": created or (resource or {}).get("id"), "server_group_id": self.server_group_id}
+
+    def find_created(self, hook: SdrsHook, job: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+        """The new drill's id by its name in its group, when ``entities.disaster_recovery_drill_id`` is missing."""
+        if _named_id(job, "disaster_recovery_drill_id") is not None:
+            return {}, None
+        self.log.info(
+            "SDRS job %s did not name the new DR drill (no entities.disaster_recovery_drill_id); "
+            "looking it up by its name %r in protection group %s",
+            job.get("job_id"),
+            self.name,
+            self.server_group_id,
+        )
+        drills = [
+            drill
+            for drill in hook.list_drills(self.server_group_id)
+            if drill.get("name") == self.name and drill.get("server_group_id") in (None, self.server_group_id)
+        ]
+        return _found_by_name(
+            self.log,
+            job=job,
+            what="DR drill",
+            key="drill_id",
+            where=f"protection group {self.server_group_id}",
+            name=self.name,
+            candidates=drills,
+        )
 
 
 class SdrsDeleteDrillOperator(SdrsBaseOperator):

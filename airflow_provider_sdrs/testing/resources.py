@@ -3,11 +3,13 @@
 Every change is an asynchronous job, as in SDRS: the resource enters a transitional status at once
 (``starting``, ``failing-over``, ``creating``...) and takes its final status from the job's outcome,
 settled whenever the simulator next answers a request. Operations refused in the resource's current
-status answer HTTP 400 with the SDRS error code the API reference gives for it.
+status answer HTTP 400 with the SDRS error code the API reference gives for it, and so do names and
+descriptions the reference does not allow.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -21,9 +23,32 @@ JobStatus = Callable[[str], str]
 GROUP_NOT_FOUND = "SDRS.1013"
 DRILL_NOT_FOUND = "SDRS.1902"
 NOT_ALLOWED_IN_STATE = "SDRS.1002"
+GROUP_HAS_INSTANCE = "SDRS.1001"
 GROUP_HAS_DRILL = "SDRS.1003"
+GROUP_HAS_REPLICATION = "SDRS.1010"
 DRILL_DELETE_NOT_ALLOWED = "SDRS.1913"
-BAD_PARAMETER = "SDRS.0005"
+BAD_PARAMETER = "SDRS.0201"
+INVALID_NAME = "SDRS.0202"
+INVALID_DESCRIPTION = "SDRS.0212"
+
+# "Creating a DR Drill" and "Creating a Protection Group": a name "can contain a maximum of 64 bytes" and "only
+# letters (a to z and A to Z), digits (0 to 9), decimal points (.), underscores (_), and hyphens (-)"; a group's
+# description "a maximum of 64 bytes" and not "the left angle bracket (<) or right angle bracket (>)".
+NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# "Creating a DR Drill": "status of the protection group must be available, protected, failed-over,
+# error-starting, error-stopping, error-reversing, error-reprotecting, or error-failing-over".
+DRILL_GROUP_STATUSES = frozenset(
+    {
+        "available",
+        "protected",
+        "failed-over",
+        "error-starting",
+        "error-stopping",
+        "error-reversing",
+        "error-reprotecting",
+        "error-failing-over",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -81,7 +106,9 @@ GROUP_ACTIONS: dict[str, tuple[Transition, ...]] = {
         ),
     ),
 }
-GROUP_DELETABLE = frozenset({"available", "error", "error-deleting"})
+# "Deleting a Protection Group" sets no rule on the status, only on the contents; a group with a job of
+# another operation running is not deleted under it.
+GROUP_BUSY = frozenset({"creating", "deleting", "starting", "stopping", "reprotecting", "reversing", "failing-over"})
 DRILL_DELETABLE = frozenset({"available", "error", "error-deleting"})
 
 
@@ -111,6 +138,9 @@ class ResourceModel:
     sub_jobs: int = 1
     failing: Counter[str] = field(default_factory=Counter)
     submissions: Counter[str] = field(default_factory=Counter)
+    #: creation jobs leave out the id of what they create (``entities.disaster_recovery_drill_id``,
+    #: ``entities.server_group_id``), which the job-status page does not promise.
+    omit_created_ids: bool = False
 
     # -- scripting -----------------------------------------------------------------------------------
 
@@ -184,7 +214,7 @@ class ResourceModel:
     def _groups(self, method: str, rest: list[str], query: dict[str, str], body: Any) -> tuple[int, Any]:
         if method == "GET" and not rest:
             wanted = query.get("name")
-            groups = [_describe(g) for g in self.groups.values() if not wanted or g.fields.get("name") == wanted]
+            groups = [self._group(g) for g in self.groups.values() if not wanted or g.fields.get("name") == wanted]
             return 200, {"server_groups": groups}
         if method == "POST" and not rest:
             spec = body.get("server_group") if isinstance(body, dict) else None
@@ -193,23 +223,30 @@ class ResourceModel:
             if missing:
                 return _error(400, BAD_PARAMETER, f"Invalid server_group: missing {', '.join(missing)}.")
             assert isinstance(spec, dict)
+            refused = _invalid_name(spec["name"]) or _invalid_description(spec.get("description"))
+            if refused:
+                return refused
             group_id = str(uuid.uuid4())
             created = Resource(group_id, "creating", {**spec, "priority_station": "source"})
             self.groups[group_id] = created
             creation = Transition(frozenset(), "creating", "available", "error", "createProtectionGroupNoCG")
-            return self._start(created, creation, {"server_group_id": group_id})
+            return self._start(created, creation, {} if self.omit_created_ids else {"server_group_id": group_id})
         if not rest:
             return _not_found_route()
         group = self.groups.get(rest[0])
         if group is None:
             return _error(400, GROUP_NOT_FOUND, f"The protection group {rest[0]} does not exist.")
         if method == "GET" and len(rest) == 1:
-            return 200, {"server_group": _describe(group)}
+            return 200, {"server_group": self._group(group)}
         if method == "DELETE" and len(rest) == 1:
+            if group.status in GROUP_BUSY:
+                return _not_allowed(group)
+            if _count(group, "protected_instance_num"):
+                return _error(400, GROUP_HAS_INSTANCE, "The protection group has protected instances.")
+            if _count(group, "replication_num"):
+                return _error(400, GROUP_HAS_REPLICATION, "The protection group has replication pairs.")
             if any(drill.fields["server_group_id"] == group.id for drill in self.drills.values()):
                 return _error(400, GROUP_HAS_DRILL, "The protection group has DR drills; delete them first.")
-            if group.status not in GROUP_DELETABLE:
-                return _not_allowed(group)
             deletion = Transition(frozenset(), "deleting", "deleted", "error-deleting", "deleteProtectionGroupNoCG")
             return self._start(group, deletion, {"server_group_id": group.id}, delete_on_success=True)
         if method == "POST" and rest[1:] == ["action"]:
@@ -240,10 +277,13 @@ class ResourceModel:
             spec = body.get("disaster_recovery_drill") if isinstance(body, dict) else None
             if not isinstance(spec, dict) or not spec.get("name") or not spec.get("server_group_id"):
                 return _error(400, BAD_PARAMETER, "Invalid disaster_recovery_drill: name and server_group_id needed.")
+            refused = _invalid_name(spec["name"])
+            if refused:
+                return refused
             group = self.groups.get(spec["server_group_id"])
             if group is None:
                 return _error(400, GROUP_NOT_FOUND, f"The protection group {spec['server_group_id']} does not exist.")
-            if group.status != "protected":
+            if group.status not in DRILL_GROUP_STATUSES:
                 return _not_allowed(group)
             drill_id = str(uuid.uuid4())
             fields = {"name": spec["name"], "server_group_id": group.id, "drill_vpc_id": spec.get("drill_vpc_id")}
@@ -251,6 +291,8 @@ class ResourceModel:
             self.drills[drill_id] = new_drill
             creation = Transition(frozenset(), "creating", "available", "error", "createDisasterRecoveryDrill")
             entities = {"disaster_recovery_drill_id": drill_id, "server_group_id": group.id}
+            if self.omit_created_ids:
+                del entities["disaster_recovery_drill_id"]
             return self._start(new_drill, creation, entities)
         if len(rest) != 1:
             return _not_found_route()
@@ -269,9 +311,35 @@ class ResourceModel:
             return self._start(drill, deletion, entities, delete_on_success=True)
         return _not_found_route()
 
+    def _group(self, group: Resource) -> dict[str, Any]:
+        drills = sum(1 for drill in self.drills.values() if drill.fields["server_group_id"] == group.id)
+        counts = {"protected_instance_num": 0, "replication_num": 0}
+        return {**counts, **_describe(group), "disaster_recovery_drill_num": drills}
+
 
 def _describe(resource: Resource) -> dict[str, Any]:
     return {"id": resource.id, "status": resource.status, **resource.fields}
+
+
+def _count(resource: Resource, key: str) -> int:
+    value = resource.fields.get(key)
+    return value if isinstance(value, int) else 0
+
+
+def _invalid_name(name: object) -> tuple[int, Any] | None:
+    if isinstance(name, str) and NAME.fullmatch(name):
+        return None
+    return _error(400, INVALID_NAME, "Invalid name.")
+
+
+def _invalid_description(description: object) -> tuple[int, Any] | None:
+    if description is None:
+        return None
+    if not isinstance(description, str) or {"<", ">"} & set(description):
+        return _error(400, INVALID_DESCRIPTION, "Invalid description.")
+    if len(description.encode(errors="surrogatepass")) <= 64:
+        return None
+    return _error(400, INVALID_DESCRIPTION, "Invalid description.")
 
 
 def _error(status: int, code: str, message: str) -> tuple[int, Any]:

@@ -669,7 +669,7 @@ class SdrsSimulator:
         try:
             payload = json.loads(body) if body.strip() else None
         except ValueError:
-            return _error(400, "SDRS.0005", "The request body is not valid JSON.")
+            return _error(400, "SDRS.0201", "The request body is not valid JSON.")
         with self._lock:
             status, answer = self.resources.handle(request.method, tail, dict(request.query), payload)
         return web.json_response(answer, status=status)

@@ -102,7 +102,7 @@ def test_protection_group_create_and_delete(sim, hook):
     [
         ("available", "failover", "SDRS.1002"),
         ("failed-over", "stop_protection", "SDRS.1002"),
-        ("protected", "delete_protection_group", "SDRS.1002"),
+        ("reversing", "delete_protection_group", "SDRS.1002"),
         ("starting", "start_protection", "SDRS.1002"),
     ],
 )

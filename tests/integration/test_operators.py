@@ -144,7 +144,7 @@ CASES = [
     Case("failover", "failoverProtectionGroupNoCG", "protected", "failed-over", "available", "failing-over"),
     Case("planned_failover", "reverseProtectionGroupNoCG", "protected", "protected", "failed-over", "reversing"),
     Case("reprotect", "reprotectProtectionGroupNoCG", "failed-over", "protected", "available", "reprotecting"),
-    Case("delete_group", "deleteProtectionGroupNoCG", "available", None, "protected", "deleting"),
+    Case("delete_group", "deleteProtectionGroupNoCG", "available", None, "starting", "deleting"),
     Case("create_group", "createProtectionGroupNoCG", "", "available", "error", "creating"),
     Case("create_drill", "createDisasterRecoveryDrill", "", "available", "error", "creating"),
     Case("delete_drill", "deleteDisasterRecoveryDrill", "available", None, "creating", "deleting"),
@@ -285,9 +285,9 @@ def test_a_drill_of_a_missing_group_is_refused_for_good(sim):
     assert sum(sim.resources.submissions.values()) == 0
 
 
-def test_a_drill_needs_a_protected_group(sim):
-    group_id = sim.add_group(status="failed-over")
-    with pytest.raises(SdrsOperationNotAllowedError, match=f"protection group {group_id} is failed-over"):
+def test_a_drill_needs_a_group_in_a_status_that_allows_drills(sim):
+    group_id = sim.add_group(status="failing-over")
+    with pytest.raises(SdrsOperationNotAllowedError, match=f"protection group {group_id} is failing-over"):
         run(SdrsCreateDrillOperator(task_id="drill", server_group_id=group_id, name="d"))
     assert sum(sim.resources.submissions.values()) == 0
 
