@@ -844,7 +844,7 @@ class SdrsCreateDrillOperator(SdrsBaseOperator):
                 resource="protection group",
                 resource_id=self.server_group_id,
                 status=_status(group),
-                needs=f"a protection group that is {', '.join(sorted(DRILL_GROUP_STATUSES))}",
+                needs=f"a protection group that is {' or '.join(sorted(DRILL_GROUP_STATUSES))}",
             )
         return None
 
