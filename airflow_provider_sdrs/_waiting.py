@@ -94,7 +94,6 @@ class JobWatch:
     def observe(self, job: SdrsJob, log: Log) -> None:
         """Log the job's status at INFO when it changed since the last poll, else at DEBUG."""
         self.polls += 1
-        self.seen = True
         status = job.describe_status()
         kind = f" ({job.job_type})" if job.job_type else ""
         if status != self.last_status:
@@ -137,6 +136,7 @@ class JobWatch:
         if isinstance(outcome, SdrsError):
             return self._failed_poll(outcome, log)
         self.failures = 0
+        self.seen = True
         self.observe(outcome, log)
         return terminal_event(outcome) if outcome.is_terminal else None
 

@@ -8,9 +8,13 @@ the triggerer, and a real reschedule run through ``dag.test()``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import sys
+import threading
+import time
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -58,9 +62,30 @@ NULL_JOB = {"kind": "status", "status": 500, "code": "SDRS.0408"}
 GATEWAY_404 = {"kind": "gateway_404"}
 
 
-def running_then_success(sim, seconds: float = 0.6) -> str:
-    """A job that is RUNNING from its first read for ``seconds``, then SUCCESS."""
-    return sim.add_job(lifecycle=[("RUNNING", seconds), ("SUCCESS", 0)], clock_from_first_poll=True)
+def running(sim) -> str:
+    """A job that stays RUNNING until :func:`ends_once_served` ends it."""
+    return sim.add_job(lifecycle=[("RUNNING", 0)])
+
+
+@contextlib.contextmanager
+def ends_once_served(sim, job_id: str, fault) -> Iterator[None]:
+    """End ``job_id`` (SUCCESS) once ``fault`` served all its failures, so none is skipped on a slow machine."""
+    done = threading.Event()
+
+    def watch() -> None:
+        deadline = time.monotonic() + 30
+        while fault.count > 0 and time.monotonic() < deadline:
+            if done.wait(0.01):
+                return
+        sim.add_job(job_id, init_seconds=0, run_seconds=0)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join(timeout=5)
 
 
 def add_fault(sim, spec: dict[str, Any], **options: Any):
@@ -124,7 +149,8 @@ def read_job(path: str, job_id: str, **hook_kwargs: Any):
 @pytest.fixture
 def sim(sdrs_connection):
     simulator = sdrs_connection.simulator
-    simulator.resources.durations = (0.0, 0.6)
+    # Long enough for a few reads of a running job, even on a busy machine.
+    simulator.resources.durations = (0.0, 1.5)
     return simulator
 
 
@@ -166,9 +192,10 @@ def test_a_gateway_404_is_an_api_error_not_a_missing_job_and_is_sent_once(path, 
 @pytest.mark.parametrize("mode", MODES)
 def test_not_found_after_the_job_was_seen_is_a_failed_poll(mode, fault, sdrs_connection):
     sim = sdrs_connection.simulator
-    job_id = running_then_success(sim)
-    add_fault(sim, fault, job_id=job_id, after=1)
-    result = run_sensor(mode, job_id, not_found_grace=0, **FAST)
+    job_id = running(sim)
+    served = add_fault(sim, fault, job_id=job_id, after=1)
+    with ends_once_served(sim, job_id, served):
+        result = run_sensor(mode, job_id, not_found_grace=0, **FAST)
     assert result["job_id"] == job_id and result["status"] == "SUCCESS"
     assert sim.counters["job:404"] + sim.counters["job:500"] == 1
 
@@ -207,11 +234,12 @@ def test_operators_ride_out_a_not_found_after_the_job_was_seen(mode, fault, sim)
 
 def test_the_trigger_of_a_job_seen_before_deferral_treats_not_found_as_a_failed_poll(sdrs_connection):
     sim = sdrs_connection.simulator
-    job_id = running_then_success(sim, 0.3)
-    sim.add_fault("status", status=500, code="SDRS.0408", job_id=job_id, count=1)
+    job_id = running(sim)
+    served = sim.add_fault("status", status=500, code="SDRS.0408", job_id=job_id, count=1)
     trigger = SdrsJobTrigger(job_id, poll_interval=0.05, not_found_grace=0, job_seen=True, **FAST)
     assert SdrsJobTrigger(**trigger.serialize()[1]).job_seen is True
-    event = asyncio.run(first_event(trigger))
+    with ends_once_served(sim, job_id, served):
+        event = asyncio.run(first_event(trigger))
     assert event.payload["status"] == "success"
 
 
@@ -262,10 +290,11 @@ def test_another_jobs_failure_is_a_failed_poll_not_a_failed_job(mode, sdrs_conne
 @pytest.mark.parametrize("mode", MODES)
 def test_answers_about_another_job_are_ridden_out_when_they_stop(mode, sdrs_connection):
     sim = sdrs_connection.simulator
-    job_id = running_then_success(sim, 0.3)
+    job_id = running(sim)
     other = sim.add_job(init_seconds=0, run_seconds=0)
-    sim.add_fault("other_job", job_id=job_id, other_id=other, count=2)
-    result = run_sensor(mode, job_id, max_poll_failures=3, **FAST)
+    served = sim.add_fault("other_job", job_id=job_id, other_id=other, count=2)
+    with ends_once_served(sim, job_id, served):
+        result = run_sensor(mode, job_id, max_poll_failures=3, **FAST)
     assert result["job_id"] == job_id and result["status"] == "SUCCESS"
 
 
@@ -322,9 +351,10 @@ def test_an_operator_reading_another_group_submits_nothing(sim):
 @pytest.mark.parametrize("mode", MODES)
 def test_one_failed_poll_does_not_end_the_wait(mode, sdrs_connection):
     sim = sdrs_connection.simulator
-    job_id = running_then_success(sim)
-    sim.add_fault("status", status=503, job_id=job_id, after=1)
-    result = run_sensor(mode, job_id, **FAST)
+    job_id = running(sim)
+    served = sim.add_fault("status", status=503, job_id=job_id, after=1)
+    with ends_once_served(sim, job_id, served):
+        result = run_sensor(mode, job_id, **FAST)
     assert result["status"] == "SUCCESS"
     assert sim.counters["job:503"] == 1
 
@@ -409,11 +439,12 @@ def _reschedule_run(job_id: str, **sensor_attributes: Any):
 )
 def test_a_real_reschedule_run_rides_out_failed_polls_after_the_job_was_seen(fault, sdrs_connection):
     sim = sdrs_connection.simulator
-    job_id = running_then_success(sim, 1.5)
+    job_id = sim.add_job(lifecycle=[("RUNNING", 0)])
     faulty = add_fault(sim, fault, job_id=job_id, after=2)  # the job was seen, and the sensor rescheduled once
-    dag_run, states = _reschedule_run(job_id, max_poll_failures=3)
+    with ends_once_served(sim, job_id, faulty):
+        dag_run, states = _reschedule_run(job_id, max_poll_failures=3)
     assert str(dag_run.state) == "success", states
-    assert faulty.count == 0 and faulty.after == 0  # every failure was injected
+    assert faulty.count == 0 and faulty.after == 0  # every failure was served before the job ended
 
 
 def test_a_real_reschedule_run_counts_failed_polls_in_a_row(sdrs_connection):
