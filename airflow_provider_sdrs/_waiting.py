@@ -31,6 +31,8 @@ EventStatus = Literal["success", "failed", "timeout", "error"]
 EVENT_STATUSES: tuple[str, ...] = ("success", "failed", "timeout", "error")
 
 DEFAULT_NOT_FOUND_GRACE = 60.0
+DEFAULT_MAX_POLL_FAILURES = 3
+MAX_EVENT_MESSAGE = 1000
 
 
 class SdrsPollError(SdrsError):
@@ -62,11 +64,18 @@ def format_elapsed(seconds: float) -> str:
 
 @dataclass
 class JobWatch:
-    """Follows one job across polls: logs each status change once, tracks the not-found grace.
+    """Follows one job across polls and judges each poll, the same way in every mode.
+
+    Logs each status change once, tracks the not-found grace and counts consecutive failed polls.
 
     :param job_id: the job.
     :param started_at: wall-clock epoch seconds when the wait began.
-    :param not_found_grace: seconds during which "no such job" is taken as "not visible yet".
+    :param not_found_grace: seconds during which "no such job" is taken as "not visible yet". It applies
+        only until the job is first seen: once SDRS has shown the job, "no such job" is a failed poll.
+    :param max_poll_failures: consecutive failed polls (each after the hook's own retries) tolerated
+        before giving up.
+    :param seen: whether an earlier read showed the job.
+    :param failures: failed polls in a row so far.
     """
 
     job_id: str
@@ -75,6 +84,9 @@ class JobWatch:
     last_status: str | None = None
     polls: int = 0
     missing_noted: bool = False
+    max_poll_failures: int = DEFAULT_MAX_POLL_FAILURES
+    seen: bool = False
+    failures: int = 0
 
     def elapsed(self) -> str:
         return format_elapsed(time.time() - self.started_at)
@@ -108,6 +120,45 @@ class JobWatch:
     def within_not_found_grace(self) -> bool:
         return time.time() - self.started_at < self.not_found_grace
 
+    def judge(self, outcome: SdrsJob | SdrsError, log: Log) -> dict[str, Any] | None:
+        """Take the outcome of one poll: the event payload that ends the wait, or ``None`` to poll again.
+
+        :param outcome: the job read, or the error the read raised.
+        """
+        if isinstance(outcome, SdrsJobNotFoundError) and not self.seen:
+            if not self.within_not_found_grace():
+                return event("error", self.job_id, job_unknown(self.job_id, outcome, self), reason="not_found")
+            self.note_missing(log)
+            return None
+        if isinstance(outcome, (SdrsValidationError, SdrsConfigError, SdrsAuthError)):
+            # Waiting longer will not fix a bad connection or refused credentials.
+            return event("error", self.job_id, str(outcome))
+        if isinstance(outcome, SdrsError):
+            return self._failed_poll(outcome, log)
+        self.failures = 0
+        self.seen = True
+        self.observe(outcome, log)
+        return terminal_event(outcome) if outcome.is_terminal else None
+
+    def _failed_poll(self, error: SdrsError, log: Log) -> dict[str, Any] | None:
+        self.failures += 1
+        if self.failures >= self.max_poll_failures:
+            return event(
+                "error",
+                self.job_id,
+                f"could not poll SDRS job {self.job_id} {self.failures} times in a row; last error: {error}",
+            )
+        # A job SDRS showed before does not vanish: a "no such job" now is a glitch of SDRS or its gateway.
+        seen = " (SDRS showed the job before)" if isinstance(error, SdrsJobNotFoundError) else ""
+        log.warning(
+            "Poll %d of SDRS job %s failed%s (%s); the job may still be running, trying again",
+            self.failures,
+            self.job_id,
+            seen,
+            error,
+        )
+        return None
+
 
 def event(
     status: EventStatus, job_id: str, message: str, job: SdrsJob | None = None, *, reason: str | None = None
@@ -125,6 +176,15 @@ def event(
 
 def job_unknown(job_id: str, error: Exception, watch: JobWatch) -> str:
     return f"{error}; still unknown after {watch.elapsed()} - check the job id and the connection's project"
+
+
+def connection_problem(conn_id: str, error: Exception) -> str:
+    """The message of an ``error`` event for a connection that could not be loaded; it names the connection."""
+    from airflow_provider_sdrs._core.redact import strip_url_credentials
+
+    detail = str(error) if isinstance(error, SdrsError) else f"{type(error).__name__}: {error}"
+    text = f"the SDRS connection {conn_id!r} could not be loaded: {strip_url_credentials(detail)}"
+    return text if len(text) <= MAX_EVENT_MESSAGE else text[:MAX_EVENT_MESSAGE] + "..."
 
 
 def terminal_event(job: SdrsJob) -> dict[str, Any]:
@@ -157,6 +217,9 @@ def result_from_event(payload: dict[str, Any] | None) -> dict[str, Any]:
     from airflow_provider_sdrs.models import SdrsJob
 
     job = SdrsJob.from_api(payload["job"], job_id=job_id) if isinstance(payload.get("job"), dict) else None
+    if job is not None and job.job_id != job_id:
+        # Another job's outcome must not decide this task, nor its ids reach XCom.
+        raise SdrsPollError(f"the SDRS trigger sent an event for job {job_id!r} about another job"[:500])
     if status == "success" and job is not None and job.status.is_success:
         return job.to_dict()
     if status == "failed" and job is not None and job.is_terminal and not job.status.is_success:
@@ -187,17 +250,27 @@ def wait_for_job(
     log: Log,
     poll_interval: float,
     end_time: float | None = None,
-    max_poll_failures: int = 3,
+    max_poll_failures: int = DEFAULT_MAX_POLL_FAILURES,
     not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
     started_at: float | None = None,
+    job_seen: bool = False,
+    poll_failures: int = 0,
 ) -> WaitSteps:
     """Poll ``job_id`` until it ends, ``end_time`` passes, or it cannot be polled any more.
 
     :param max_poll_failures: consecutive failed polls (each after the hook's own retries) tolerated
         before giving up with an ``error`` event. A refused credential or a bad connection gives up at once.
+    :param job_seen: an earlier read (before a deferral) showed the job, so the not-found grace is over.
+    :param poll_failures: failed polls in a row before this wait took over.
     """
-    watch = JobWatch(job_id, started_at=started_at or time.time(), not_found_grace=not_found_grace)
-    failures = 0
+    watch = JobWatch(
+        job_id,
+        started_at=started_at or time.time(),
+        not_found_grace=not_found_grace,
+        max_poll_failures=max_poll_failures,
+        seen=job_seen,
+        failures=poll_failures,
+    )
     while True:
         if end_time is not None and time.time() >= end_time:
             return event(
@@ -207,32 +280,10 @@ def wait_for_job(
                 f"(last status {watch.last_status or 'unknown'}, waited {watch.elapsed()})",
             )
         outcome = yield None
-        if isinstance(outcome, SdrsJobNotFoundError):
-            if not watch.within_not_found_grace():
-                return event("error", job_id, job_unknown(job_id, outcome, watch), reason="not_found")
-            watch.note_missing(log)
-        elif isinstance(outcome, (SdrsValidationError, SdrsConfigError, SdrsAuthError)):
-            # Waiting longer will not fix a bad connection or refused credentials.
-            return event("error", job_id, str(outcome))
-        elif isinstance(outcome, SdrsError):
-            failures += 1
-            if failures >= max_poll_failures:
-                return event(
-                    "error",
-                    job_id,
-                    f"could not poll SDRS job {job_id} {failures} times in a row; last error: {outcome}",
-                )
-            log.warning(
-                "Poll %d of SDRS job %s failed (%s); the job may still be running, trying again",
-                failures,
-                job_id,
-                outcome,
-            )
-        elif outcome is not None:
-            failures = 0
-            watch.observe(outcome, log)
-            if outcome.is_terminal:
-                return terminal_event(outcome)
+        if outcome is not None:
+            verdict = watch.judge(outcome, log)
+            if verdict is not None:
+                return verdict
         pause = poll_interval if end_time is None else max(0.0, min(poll_interval, end_time - time.time()))
         yield pause
 

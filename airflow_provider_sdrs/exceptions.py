@@ -112,7 +112,10 @@ class SdrsAuthError(SdrsApiError):
 
 
 class SdrsJobNotFoundError(SdrsApiError):
-    """SDRS does not know the job (HTTP 404, or an SDRS code such as ``SDRS.0408`` "Null job")."""
+    """SDRS says it does not know the job: ``SDRS.0408`` "Null job", or another ``SDRS.*`` code with HTTP 404.
+
+    A 404 without an SDRS code (such as the gateway's ``APIGW.0101``) is a plain :class:`SdrsApiError`.
+    """
 
     def __init__(self, job_id: str, **kwargs) -> None:
         self.job_id = job_id

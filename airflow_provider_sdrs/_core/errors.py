@@ -22,6 +22,9 @@ _SPACE = re.compile(r"\s+")
 
 # SDRS codes that say the job does not exist ("Null job"); SDRS sends them with HTTP 500.
 JOB_NOT_FOUND_CODES = frozenset({"SDRS.0408"})
+SDRS_CODE_PREFIX = "SDRS."
+# A 404 is not among them, not even the gateway's: it answers the same to the next attempt a second later.
+# A wait counts it as a failed poll and reads again after its poll interval (max_poll_failures).
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 # "Does not exist", sent with HTTP 400: protection group, protected instance, replication pair, DR drill.
 RESOURCE_NOT_FOUND_CODES = frozenset({"SDRS.1013", "SDRS.1320", "SDRS.1608", "SDRS.1902"})
@@ -95,6 +98,18 @@ def parse_error_body(body: bytes, *, fallback: str = "") -> ErrorBody:
     return ErrorBody(code=None, message=fallback or "empty body", request_id=None)
 
 
+def says_job_not_found(status: int, code: str | None) -> bool:
+    """Whether SDRS itself says the job does not exist.
+
+    Only an SDRS code does: ``SDRS.0408`` ("Null job", with any status) or another ``SDRS.*`` code sent
+    with HTTP 404. A bare 404, or the gateway's ``APIGW.*`` 404 (a route not published, a gateway being
+    redeployed), says nothing about the job: it is an ordinary error, a failed poll for a wait.
+    """
+    if code in JOB_NOT_FOUND_CODES:
+        return True
+    return status == 404 and code is not None and code.upper().startswith(SDRS_CODE_PREFIX)
+
+
 def api_error(
     response: HttpResponse,
     *,
@@ -105,7 +120,7 @@ def api_error(
     parsed = parse_error_body(response.body, fallback=f"HTTP {response.status}")
     request_id = response.header("x-request-id") or parsed.request_id
     status, code, message = response.status, parsed.code, parsed.message
-    if job_id is not None and (status == 404 or code in JOB_NOT_FOUND_CODES):
+    if job_id is not None and says_job_not_found(status, code):
         return SdrsJobNotFoundError(
             job_id,
             status=status,
@@ -135,7 +150,10 @@ def is_parameter_error(status: int, code: str | None, job_id: str | None = None)
 
 
 def is_retryable(error: SdrsApiError) -> bool:
-    """Whether another attempt may succeed: throttling and server-side failures, not "not found"."""
+    """Whether the hook tries the request again: throttling and server-side failures.
+
+    Not "not found", whatever says it: neither SDRS ("no such job") nor the gateway (``APIGW.*`` 404).
+    """
     if isinstance(error, SdrsJobNotFoundError):
         return False
     return error.status in RETRYABLE_STATUSES

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseHook
 
-from airflow_provider_sdrs._core import operations
+from airflow_provider_sdrs._core import numbers, operations
+from airflow_provider_sdrs._core.answers import job_from_answer, resource_from_answer
 from airflow_provider_sdrs._core.exchange import ApiCall, Exchange, IamToken, api_exchange, job_call
 from airflow_provider_sdrs._core.ids import SAFE_SEGMENT
 from airflow_provider_sdrs._core.retry import RetryPolicy
@@ -69,13 +70,6 @@ def _is_safe_id(value: str) -> bool:
     return SAFE_SEGMENT.fullmatch(value) is not None
 
 
-def _member(answer: dict[str, Any], key: str) -> dict[str, Any]:
-    value = answer.get(key)
-    if not isinstance(value, dict):
-        raise SdrsApiError(status=None, code=None, message=f"the answer has no {key!r} object", operation=f"read {key}")
-    return value
-
-
 def _mask(value: str) -> None:
     from airflow.providers.common.compat.sdk import mask_secret
 
@@ -100,6 +94,9 @@ class SdrsHook(BaseHook):
         connection, a timeout); other errors are not retried.
     :param retry_delay: first backoff in seconds, doubled on each retry with jitter. A ``Retry-After``
         header is honoured.
+
+    Get reads (``get_job``, ``get_protection_group``, ``get_drill``) refuse a document about another
+    job, group or drill than the one asked for, with an ``SdrsApiError``.
     """
 
     conn_name_attr = "sdrs_conn_id"
@@ -118,8 +115,11 @@ class SdrsHook(BaseHook):
     ) -> None:
         super().__init__(**kwargs)
         self.sdrs_conn_id = sdrs_conn_id
-        self.timeout = timeout
-        self.retry_policy = RetryPolicy(retry_limit=retry_limit, retry_delay=retry_delay)
+        self.timeout = numbers.optional_seconds(timeout, "timeout", positive=True)
+        self.retry_policy = RetryPolicy(
+            retry_limit=numbers.retry_limit(retry_limit, "retry_limit"),
+            retry_delay=numbers.retry_delay(retry_delay, "retry_delay"),
+        )
         self._async_settings: SdrsSettings | None = None
         self._async_transport: AiohttpTransport | None = None
         self._async_token_source: Callable[[IamToken | None], Awaitable[IamToken]] | None = None
@@ -193,12 +193,13 @@ class SdrsHook(BaseHook):
 
         :param job_id: the id returned by the call that started the job.
         :raises SdrsValidationError: ``job_id`` is not a safe id; nothing was sent.
-        :raises SdrsJobNotFoundError: SDRS does not know the job.
-        :raises SdrsApiError: SDRS answered with another error, after retries for transient ones.
+        :raises SdrsJobNotFoundError: SDRS says it does not know the job.
+        :raises SdrsApiError: SDRS answered with another error (after retries for transient ones), or with
+            the document of another job.
         :raises SdrsConnectionError: SDRS could not be reached, after retries.
         """
         request = job_call(job_id)
-        return SdrsJob.from_api(self.call(request), job_id=job_id)
+        return job_from_answer(self.call(request), job_id)
 
     # -- DR operations: each submits a job and returns its id --------------------------------------
     #
@@ -263,7 +264,9 @@ class SdrsHook(BaseHook):
 
         :raises SdrsResourceNotFoundError: no such group (SDRS.1013).
         """
-        return _member(self.call(operations.get_group(server_group_id)), "server_group")
+        return resource_from_answer(
+            self.call(operations.get_group(server_group_id)), "server_group", server_group_id, "protection group"
+        )
 
     def list_protection_groups(self, name: str | None = None) -> list[dict[str, Any]]:
         """Protection groups of the project; with ``name``, only those with exactly that name."""
@@ -276,7 +279,9 @@ class SdrsHook(BaseHook):
 
         :raises SdrsResourceNotFoundError: no such drill (SDRS.1902).
         """
-        return _member(self.call(operations.get_drill(drill_id)), "disaster_recovery_drill")
+        return resource_from_answer(
+            self.call(operations.get_drill(drill_id)), "disaster_recovery_drill", drill_id, "DR drill"
+        )
 
     def list_drills(self, server_group_id: str | None = None) -> list[dict[str, Any]]:
         """DR drills, of one protection group or of the whole project."""
@@ -336,7 +341,7 @@ class SdrsHook(BaseHook):
     async def aget_job(self, job_id: str) -> SdrsJob:
         """Asynchronous twin of :meth:`get_job`."""
         request = job_call(job_id)
-        return SdrsJob.from_api(await self.acall(request), job_id=job_id)
+        return job_from_answer(await self.acall(request), job_id)
 
     # -- connection form -------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator, conf
 
+from airflow_provider_sdrs._core import numbers
 from airflow_provider_sdrs._core.ids import SAFE_SEGMENT, validate_id
 from airflow_provider_sdrs._core.states import (
     CREATE_DRILL,
@@ -94,10 +95,6 @@ _JOB_KEYS = (
 )
 
 
-def _seconds(value: float | timedelta) -> float:
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-
 def _status(resource: dict[str, Any] | None) -> str | None:
     if resource is None:
         return None
@@ -163,6 +160,8 @@ class SdrsBaseOperator(BaseOperator):
     :param poll_retry_limit: retries of one request after a transient failure (passed to the hook).
     :param poll_retry_delay: first backoff between those retries, seconds.
     :param max_poll_failures: consecutive failed polls tolerated before the wait gives up (retryably).
+    :raises SdrsValidationError: a numeric argument is not acceptable (NaN, infinite, negative, a bool,
+        a fractional count); the error names it.
     """
 
     template_fields: Sequence[str] = ("sdrs_conn_id",)
@@ -192,16 +191,12 @@ class SdrsBaseOperator(BaseOperator):
         self.sdrs_conn_id = sdrs_conn_id
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
-        self.poll_interval = float(poll_interval)
-        self.timeout = _seconds(timeout)
-        self.not_found_grace = float(not_found_grace)
-        self.poll_retry_limit = poll_retry_limit
-        self.poll_retry_delay = poll_retry_delay
-        self.max_poll_failures = max_poll_failures
-        if self.poll_interval < 0:
-            raise ValueError(f"poll_interval must not be negative, got {poll_interval!r}")
-        if self.timeout <= 0:
-            raise ValueError(f"timeout must be positive, got {timeout!r}")
+        self.poll_interval = numbers.seconds(poll_interval, "poll_interval")
+        self.timeout = numbers.seconds(timeout, "timeout", positive=True)
+        self.not_found_grace = numbers.seconds(not_found_grace, "not_found_grace")
+        self.poll_retry_limit = numbers.retry_limit(poll_retry_limit, "poll_retry_limit")
+        self.poll_retry_delay = numbers.retry_delay(poll_retry_delay, "poll_retry_delay")
+        self.max_poll_failures = numbers.count(max_poll_failures, "max_poll_failures", minimum=1)
 
     @cached_property
     def hook(self) -> SdrsHook:
@@ -328,6 +323,7 @@ class SdrsBaseOperator(BaseOperator):
                 not_found_grace=self.not_found_grace,
                 poll_retry_limit=self.poll_retry_limit,
                 poll_retry_delay=self.poll_retry_delay,
+                job_seen=first is not None,
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),

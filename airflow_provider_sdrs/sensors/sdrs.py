@@ -16,21 +16,20 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
+from airflow_provider_sdrs._core import numbers
 from airflow_provider_sdrs._core.ids import validate_id
 from airflow_provider_sdrs._waiting import (
+    DEFAULT_MAX_POLL_FAILURES,
     DEFAULT_NOT_FOUND_GRACE,
     JobWatch,
-    SdrsJobUnknownError,
     SdrsWaitTimeout,
     finish,
-    job_unknown,
     result_from_event,
 )
 from airflow_provider_sdrs.exceptions import (
-    SdrsApiError,
     SdrsAuthError,
-    SdrsConnectionError,
-    SdrsJobNotFoundError,
+    SdrsConfigError,
+    SdrsError,
     SdrsValidationError,
 )
 from airflow_provider_sdrs.links.sdrs import SdrsConsoleLink, push_console_link
@@ -39,6 +38,7 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
     from airflow_provider_sdrs.hooks.sdrs import SdrsHook
+    from airflow_provider_sdrs.models import SdrsJob
 
 __all__ = ["SdrsJobSensor"]
 
@@ -51,9 +51,17 @@ class SdrsJobSensor(BaseSensorOperator):
     * ``SUCCESS``: the sensor succeeds and returns the job;
     * ``FAIL``: :class:`~airflow_provider_sdrs.exceptions.SdrsJobFailedError`, which is not retried;
     * the sensor's ``timeout`` passes: ``AirflowSensorTimeout`` (skipped with ``soft_fail=True``);
-    * SDRS cannot be polled (after the hook's retries): a retryable error that says what failed;
+    * SDRS cannot be polled ``max_poll_failures`` times in a row (each after the hook's retries): a
+      retryable error that says what failed. Fewer failed polls are logged and the wait goes on;
     * the job does not exist: waited on for ``not_found_grace`` seconds (a fresh id may not be
-      visible yet), then a failure that is not retried.
+      visible yet), then a failure that is not retried. Once SDRS has shown the job, "no such job" is a
+      failed poll like any other.
+
+    In reschedule mode the sensor keeps its worker slot while polls fail and while the job is not
+    visible yet (polling every ``poke_interval``, within ``timeout``), and gives it back only after a
+    read that showed the job. So every reschedule follows a sighting of the job, and the count of
+    failed polls in a row never has to outlive a reschedule (Airflow clears a task's XCom whenever a
+    rescheduled try starts again).
 
     SDRS has no API to cancel a job: killing this task leaves the SDRS job running.
 
@@ -64,7 +72,9 @@ class SdrsJobSensor(BaseSensorOperator):
     :param not_found_grace: seconds to keep waiting while SDRS does not know the job yet.
     :param poll_retry_limit: retries of one poll after a transient failure (passed to the hook).
     :param poll_retry_delay: first backoff between those retries, seconds.
-    :param max_poll_failures: in deferrable mode, consecutive failed polls tolerated before giving up.
+    :param max_poll_failures: consecutive failed polls tolerated before giving up, in every mode.
+    :raises SdrsValidationError: a numeric argument is not acceptable (NaN, infinite, negative, a bool,
+        a fractional count); the error names it.
     """
 
     template_fields: Sequence[str] = ("job_id", "sdrs_conn_id")
@@ -81,17 +91,21 @@ class SdrsJobSensor(BaseSensorOperator):
         not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
         poll_retry_limit: int = 4,
         poll_retry_delay: float = 1.0,
-        max_poll_failures: int = 3,
+        max_poll_failures: int = DEFAULT_MAX_POLL_FAILURES,
         **kwargs: Any,
     ) -> None:
+        # Checked before Airflow's own checks, which let NaN and infinity through or fail without a name.
+        numbers.seconds(poke_interval, "poke_interval")
+        if kwargs.get("timeout") is not None:
+            numbers.seconds(kwargs["timeout"], "timeout")
         super().__init__(poke_interval=poke_interval, **kwargs)
         self.job_id = job_id
         self.sdrs_conn_id = sdrs_conn_id
         self.deferrable = deferrable
-        self.not_found_grace = not_found_grace
-        self.poll_retry_limit = poll_retry_limit
-        self.poll_retry_delay = poll_retry_delay
-        self.max_poll_failures = max_poll_failures
+        self.not_found_grace = numbers.seconds(not_found_grace, "not_found_grace")
+        self.poll_retry_limit = numbers.retry_limit(poll_retry_limit, "poll_retry_limit")
+        self.poll_retry_delay = numbers.retry_delay(poll_retry_delay, "poll_retry_delay")
+        self.max_poll_failures = numbers.count(max_poll_failures, "max_poll_failures", minimum=1)
         self._watch: JobWatch | None = None
 
     @cached_property
@@ -107,30 +121,69 @@ class SdrsJobSensor(BaseSensorOperator):
             # A malformed id will not get better on retry.
             raise AirflowFailException(f"SdrsJobSensor: {error}") from error
 
+    @property
+    def _rescheduling(self) -> bool:
+        return self.reschedule and not self.deferrable
+
     def _watch_for(self, context: Context) -> JobWatch:
         if self._watch is None:
             started = time.time()
-            if self.reschedule and not self.deferrable:
+            seen = False
+            if self._rescheduling:
                 first = context["ti"].get_first_reschedule_date(context)
                 if first is not None:
                     started = first.timestamp()
-            self._watch = JobWatch(self.job_id, started_at=started, not_found_grace=self.not_found_grace)
+                    # Rescheduled before: only a read that showed the job gives the slot back (see poke).
+                    seen = True
+            self._watch = JobWatch(
+                self.job_id,
+                started_at=started,
+                not_found_grace=self.not_found_grace,
+                max_poll_failures=self.max_poll_failures,
+                seen=seen,
+            )
         return self._watch
 
     def poke(self, context: Context) -> PokeReturnValue:
         job_id = self._checked_job_id()
         watch = self._watch_for(context)
-        try:
-            job = self.hook.get_job(job_id)
-        except SdrsJobNotFoundError as error:
-            if watch.within_not_found_grace():
-                watch.note_missing(self.log)
+        while True:
+            try:
+                outcome: SdrsJob | SdrsError = self.hook.get_job(job_id)
+            except SdrsError as error:
+                outcome = error
+            verdict = watch.judge(outcome, self.log)
+            if verdict is not None:
+                return PokeReturnValue(is_done=True, xcom_value=self._conclude(verdict, outcome))
+            pause = self._hold_for(outcome, watch)
+            if pause is None:
                 return PokeReturnValue(is_done=False)
-            raise SdrsJobUnknownError(job_unknown(job_id, error, watch)) from error
-        watch.observe(job, self.log)
-        if not job.is_terminal:
-            return PokeReturnValue(is_done=False)
-        return PokeReturnValue(is_done=True, xcom_value=finish(job))
+            time.sleep(pause)
+
+    def _hold_for(self, outcome: SdrsJob | SdrsError, watch: JobWatch) -> float | None:
+        """Seconds to wait before polling again in this try, or ``None`` to end the poke.
+
+        Reschedule mode polls again in the same try after a failed poll or while the job is not visible
+        yet: a reschedule starts a new process, which knows no more than the first reschedule's date.
+        """
+        if not self._rescheduling or not isinstance(outcome, SdrsError):
+            return None
+        remaining = watch.started_at + self.timeout - time.time()
+        if remaining <= 0:
+            return None
+        return min(self.poke_interval, remaining)
+
+    @staticmethod
+    def _conclude(verdict: dict[str, Any], outcome: SdrsJob | SdrsError) -> Any:
+        """The poke's result for a wait that ended; raises what the trigger's event would raise."""
+        if not isinstance(outcome, SdrsError):
+            return finish(outcome)
+        if isinstance(outcome, (SdrsValidationError, SdrsConfigError, SdrsAuthError)):
+            raise outcome
+        try:
+            return result_from_event(verdict)
+        except SdrsError as error:
+            raise error from outcome
 
     def execute(self, context: Context) -> Any:
         job_id = self._checked_job_id()
@@ -139,21 +192,11 @@ class SdrsJobSensor(BaseSensorOperator):
         push_console_link(context["ti"], console_link(self.hook.settings, resource_type="job", job_id=job_id))
         if not self.deferrable:
             return super().execute(context)
-        # A job that already ended needs no trip through the triggerer.
-        try:
-            first = self.poke(context)
-        except SdrsAuthError:
-            raise
-        except (SdrsConnectionError, SdrsApiError) as error:
-            # The trigger tolerates failed polls (max_poll_failures); failing here would not.
-            self.log.warning(
-                "First poll of SDRS job %s failed (%s); the triggerer takes the wait over and keeps polling",
-                self.job_id,
-                error,
-            )
-        else:
-            if first.is_done:
-                return first.xcom_value
+        # A job that already ended needs no trip through the triggerer. A failed first poll counts toward
+        # max_poll_failures, and the trigger goes on counting from there.
+        first = self.poke(context)
+        if first.is_done:
+            return first.xcom_value
         from airflow_provider_sdrs.triggers.sdrs import SdrsJobTrigger
 
         self._watch_for(context)
@@ -168,6 +211,8 @@ class SdrsJobSensor(BaseSensorOperator):
                 not_found_grace=max(0.0, self.not_found_grace - (time.time() - self._watch.started_at)),
                 poll_retry_limit=self.poll_retry_limit,
                 poll_retry_delay=self.poll_retry_delay,
+                job_seen=self._watch.seen,
+                poll_failures=self._watch.failures,
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),

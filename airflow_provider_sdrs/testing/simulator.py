@@ -72,13 +72,21 @@ class Fault:
         (revoke every IAM token, then authenticate as usual, so a token request gets a 401),
         ``lost_answer`` (act on the request as usual, then drop the connection instead of answering: the
         client cannot tell whether SDRS acted), ``reshape`` (answer as usual, without the keys in ``drop`` and
-        with the keys of ``add``: a job document that changed shape).
+        with the keys of ``add``: a job document that changed shape), ``gateway_404`` (HTTP 404 from the API
+        gateway with code ``code`` or ``APIGW.0101``: a route the gateway does not know right now, which says
+        nothing about the job), ``other_job`` (a job read answered with the document of another job: job
+        ``other_id`` when the simulator has it, else this job's document under the id ``other_id`` or a
+        fresh one with fresh entity ids; a protection group or DR drill read answered with the document of
+        ``other_id`` or a fresh id).
     :param target: ``job`` (job reads), ``iam`` (token requests), ``api`` (every ``/v1`` request),
         ``submit`` (``/v1`` requests that change something: POST, PUT, DELETE) or ``any``.
     :param job_id: only requests for this job.
     :param count: how many matching requests it hits; ``-1`` for all of them until cleared.
     :param probability: the chance that it hits a matching request (drawn from the simulator's seeded
         random generator, so a run can be repeated).
+    :param other_id: for ``other_job``, the id of the other job, group or drill.
+    :param after: how many matching requests it lets through before it hits (for example to fail a
+        job read once the job was seen).
     """
 
     kind: str
@@ -92,6 +100,8 @@ class Fault:
     drop: tuple[str, ...] = ()
     add: dict[str, Any] | None = None
     probability: float = 1.0
+    other_id: str | None = None
+    after: int = 0
 
     KINDS = (
         "status",
@@ -104,6 +114,8 @@ class Fault:
         "revoke_tokens",
         "lost_answer",
         "reshape",
+        "gateway_404",
+        "other_job",
     )
     TARGETS = ("job", "iam", "api", "submit", "any")
 
@@ -501,6 +513,9 @@ class SdrsSimulator:
                 if fault.matches(route, job_id, method) and (
                     fault.probability >= 1.0 or self._random.random() < fault.probability
                 ):
+                    if fault.after > 0:
+                        fault.after -= 1
+                        continue
                     if fault.count > 0:
                         fault.count -= 1
                     return fault
@@ -560,7 +575,43 @@ class SdrsSimulator:
             return web.Response(status=200, text='{"status": "RUNNING", "job_id": ', content_type="application/json")
         if kind == "empty":
             return web.Response(status=200, body=b"", content_type="application/json")
+        if kind == "gateway_404":
+            return _error(404, fault.code or "APIGW.0101", "The API does not exist or has not been published.")
+        if kind == "other_job":
+            return await self._other_answer(request, fault)
         return _error(fault.status, fault.code or "SDRS.0013", "Internal error (injected by the simulator).")
+
+    async def _other_answer(self, request: web.Request, fault: Fault) -> web.StreamResponse | None:
+        """The answer to ``request`` as usual, but about another job, group or drill (fault ``other_job``)."""
+        path = urlsplit(request.raw_path).path
+        parts = path.split("/")
+        if request.method != "GET" or len(parts) < 5 or parts[1] != "v1":
+            return None
+        body = await request.read()
+        refused = self._authenticate(request, parts[2], body)
+        if refused is not None:
+            return refused
+        job_id = parts[4] if len(parts) == 5 and parts[3] == "jobs" else None
+        response = self._api(request, parts, job_id, body)
+        if response.status != 200 or not isinstance(response, web.Response) or response.body is None:
+            return response
+        document = json.loads(bytes(response.body))  # type: ignore[arg-type]
+        other = fault.other_id or str(uuid.uuid4())
+        if job_id is not None:
+            with self._lock:
+                known = self._jobs.get(other)
+                if known is not None:
+                    return web.json_response(known.document(time.time()))
+            entities = document.get("entities") or {}
+            for key, value in list(entities.items()):
+                if key.endswith("_id") and isinstance(value, str):
+                    entities[key] = str(uuid.uuid4())
+            document["job_id"] = fault.other_id or new_job_id()
+            return web.json_response(document)
+        for key in ("server_group", "disaster_recovery_drill"):
+            if isinstance(document.get(key), dict):
+                document[key]["id"] = other
+        return web.json_response(document)
 
     async def _issue_token(self, request: web.Request) -> web.Response:
         self.counters["token_requests"] += 1

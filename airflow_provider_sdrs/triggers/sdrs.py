@@ -8,9 +8,16 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_sdrs._core import numbers
 from airflow_provider_sdrs._core.ids import validate_id
-from airflow_provider_sdrs._waiting import DEFAULT_NOT_FOUND_GRACE, event, wait_for_job
-from airflow_provider_sdrs.exceptions import SdrsError
+from airflow_provider_sdrs._waiting import (
+    DEFAULT_MAX_POLL_FAILURES,
+    DEFAULT_NOT_FOUND_GRACE,
+    connection_problem,
+    event,
+    wait_for_job,
+)
+from airflow_provider_sdrs.exceptions import SdrsError, SdrsValidationError
 
 __all__ = ["SdrsJobTrigger"]
 
@@ -36,6 +43,14 @@ class SdrsJobTrigger(BaseTrigger):
     :param not_found_grace: seconds during which "no such job" is read as "not visible yet".
     :param poll_retry_limit: retries of one poll after a transient failure (passed to the hook).
     :param poll_retry_delay: first backoff between those retries, seconds.
+    :param job_seen: a read before the deferral showed the job: "no such job" is then a failed poll,
+        whatever the grace.
+    :param poll_failures: failed polls in a row before the deferral; they count toward
+        ``max_poll_failures``.
+    :raises SdrsValidationError: an argument is not acceptable (a NaN or negative number...); it names it.
+
+    When the connection cannot be loaded (deleted, unreadable, invalid), the trigger fires an ``error``
+    event that names it.
     """
 
     def __init__(
@@ -44,24 +59,26 @@ class SdrsJobTrigger(BaseTrigger):
         sdrs_conn_id: str = "sdrs_default",
         poll_interval: float = 10.0,
         end_time: float | None = None,
-        max_poll_failures: int = 3,
+        max_poll_failures: int = DEFAULT_MAX_POLL_FAILURES,
         not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
         poll_retry_limit: int = 4,
         poll_retry_delay: float = 1.0,
+        job_seen: bool = False,
+        poll_failures: int = 0,
     ) -> None:
         super().__init__()
         self.job_id = validate_id(job_id, "job_id")
         self.sdrs_conn_id = sdrs_conn_id
-        self.poll_interval = float(poll_interval)
-        self.end_time = float(end_time) if end_time is not None else None
-        self.max_poll_failures = int(max_poll_failures)
-        self.not_found_grace = float(not_found_grace)
-        self.poll_retry_limit = int(poll_retry_limit)
-        self.poll_retry_delay = float(poll_retry_delay)
-        if self.poll_interval < 0:
-            raise ValueError(f"poll_interval must not be negative, got {poll_interval!r}")
-        if self.max_poll_failures < 1:
-            raise ValueError(f"max_poll_failures must be at least 1, got {max_poll_failures!r}")
+        self.poll_interval = numbers.seconds(poll_interval, "poll_interval")
+        self.end_time = numbers.epoch(end_time, "end_time")
+        self.max_poll_failures = numbers.count(max_poll_failures, "max_poll_failures", minimum=1)
+        self.not_found_grace = numbers.seconds(not_found_grace, "not_found_grace")
+        self.poll_retry_limit = numbers.retry_limit(poll_retry_limit, "poll_retry_limit")
+        self.poll_retry_delay = numbers.retry_delay(poll_retry_delay, "poll_retry_delay")
+        if not isinstance(job_seen, bool):
+            raise SdrsValidationError("job_seen", f"must be True or False, got {job_seen!r}")
+        self.job_seen = job_seen
+        self.poll_failures = numbers.count(poll_failures, "poll_failures")
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -75,6 +92,8 @@ class SdrsJobTrigger(BaseTrigger):
                 "not_found_grace": self.not_found_grace,
                 "poll_retry_limit": self.poll_retry_limit,
                 "poll_retry_delay": self.poll_retry_delay,
+                "job_seen": self.job_seen,
+                "poll_failures": self.poll_failures,
             },
         )
 
@@ -91,9 +110,18 @@ class SdrsJobTrigger(BaseTrigger):
             end_time=self.end_time,
             max_poll_failures=self.max_poll_failures,
             not_found_grace=self.not_found_grace,
+            job_seen=self.job_seen,
+            poll_failures=self.poll_failures,
         )
+        hook = self._hook()
         try:
-            async with self._hook() as hook:
+            await hook.aget_settings()
+        except Exception as error:
+            # A deleted or broken connection: an event says so, where an exception would leave the task hanging.
+            yield TriggerEvent(event("error", self.job_id, connection_problem(self.sdrs_conn_id, error)))
+            return
+        try:
+            async with hook:
                 try:
                     step = next(steps)
                     while True:

@@ -49,9 +49,7 @@ def run_sensor(mode: str, job_id: str, *, timeout: float = 5.0, **kwargs):
         timeout=timeout,
         mode="reschedule" if mode == "reschedule" else "poke",
         deferrable=mode == "deferrable",
-        not_found_grace=0.3,
-        poll_retry_delay=0.01,
-        **kwargs,
+        **{"not_found_grace": 0.3, "poll_retry_delay": 0.01, **kwargs},
     )
     ti = TaskInstanceStandIn()
     context = {"ti": ti}

@@ -52,7 +52,8 @@ def test_non_json_error_bodies_become_readable_messages(raw, expected):
 
 
 def test_mapping_to_exceptions():
-    not_found = api_error(HttpResponse(404, {}, b""), operation="get job j1", job_id="j1")
+    null_job_404 = b'{"error":{"code":"SDRS.0408","message":"Null job"}}'
+    not_found = api_error(HttpResponse(404, {}, null_job_404), operation="get job j1", job_id="j1")
     null_job = api_error(
         HttpResponse(500, {}, b'{"error":{"code":"SDRS.0408","message":"Null job"}}'), operation="x", job_id="j1"
     )
