@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import enum
 import math
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from itertools import repeat
 from datetime import datetime, timezone
 from typing import Any
 
@@ -72,7 +74,7 @@ MAX_ENTITY_DEPTH = 4
 MAX_ENTITY_VALUES = 512
 MAX_ENTITY_TEXT = 1024
 # Integers past this many bits cannot be written as JSON by every reader (Python refuses > 4300 digits).
-MAX_INT_BITS = 1024
+MAX_INT_BITS = 4096
 MAX_TIME_TEXT = 64
 
 _STATUS_NAMES = tuple(status.value for status in SdrsJobStatus)
@@ -235,30 +237,46 @@ def bounded_document(document: Mapping[str, Any], *, what: str) -> dict[str, Any
 def _count_sub_jobs(raw: list[Any], keep: int, keep_failed: int) -> tuple[dict[str, int], list[dict[str, Any]]]:
     """Counts by status of the sub-job objects in ``raw``, and the ones to keep as objects.
 
-    One pass, with no more work per sub-job than a status look-up: 100,000 sub-jobs cost milliseconds.
+    Counting runs in C (``map`` and ``Counter``): 100,000 sub-jobs cost a few milliseconds, not the
+    hundred a Python loop would block an event loop for.
     """
-    by_raw: dict[object, int] = {}
-    kept: list[dict[str, Any]] = []
-    failed_left = keep_failed
-    for sub in raw:
-        if type(sub) is not dict:
-            continue
-        status = sub.get("status")
-        try:
-            by_raw[status] = by_raw.get(status, 0) + 1
-        except TypeError:  # an unhashable status (a list...) is no status
-            by_raw[None] = by_raw.get(None, 0) + 1
-            status = None
-        if len(kept) < keep:
-            kept.append(sub)
-        elif failed_left and SdrsJobStatus.parse(status) is SdrsJobStatus.FAIL:
-            kept.append(sub)
-            failed_left -= 1
+    try:
+        subs = raw
+        # dict.get refuses anything that is not a dict, and Counter an unhashable status: both rare.
+        statuses = list(map(dict.get, subs, repeat("status")))
+        by_raw = Counter(statuses)
+    except TypeError:
+        subs = [sub for sub in raw if type(sub) is dict]
+        statuses = [_hashable(sub.get("status")) for sub in subs]
+        by_raw = Counter(statuses)
     counts: dict[str, int] = {}
+    failing = []
     for status, number in by_raw.items():
         name = SdrsJobStatus.parse(status).value
         counts[name] = counts.get(name, 0) + number
-    return counts, kept
+        if name == "FAIL":
+            failing.append(status)
+    chosen = list(range(min(keep, len(subs))))
+    # A few failed sub-jobs past the first ones, so that a failure can name them.
+    failed_positions: list[int] = []
+    for status in failing:
+        start = keep
+        while len(failed_positions) < keep_failed:
+            try:
+                start = statuses.index(status, start) + 1
+            except ValueError:
+                break
+            failed_positions.append(start - 1)
+    chosen += sorted(failed_positions)[:keep_failed] if keep else []
+    return counts, [subs[index] for index in chosen]
+
+
+def _hashable(value: object) -> object:
+    try:
+        hash(value)
+    except TypeError:
+        return None
+    return value
 
 
 def _counts_of(jobs: tuple[SdrsJob, ...]) -> dict[str, int]:

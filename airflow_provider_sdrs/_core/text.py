@@ -84,9 +84,12 @@ def secret_forms(secret: str) -> set[str]:
     """
     if not secret or len(secret) < MIN_SECRET_LENGTH:
         return set()
+    escaped = json.dumps(secret)[1:-1]
     forms = {
         secret,
-        json.dumps(secret)[1:-1],
+        escaped,
+        # Some servers also escape "/" in JSON strings.
+        escaped.replace("/", "\\/"),
         json.dumps(secret, ensure_ascii=False)[1:-1],
         quote(secret, safe=""),
         quote(secret),
