@@ -90,7 +90,8 @@ def test_a_non_finite_number_is_a_bad_answer(path, number, sdrs_connection):
 @pytest.mark.parametrize("mode", MODES)
 def test_a_non_finite_number_never_reaches_xcom(mode, sdrs_connection):
     sim = sdrs_connection.simulator
-    job_id = sim.add_job(init_seconds=0, run_seconds=0.2, clock_from_first_poll=True)
+    job_id = sim.add_job(init_seconds=0, run_seconds=0)
+    # The answers that say the job ended carry a NaN: the hook reads again rather than pass it on.
     sim.add_fault("non_finite", number="NaN", job_id=job_id, count=2)
     result = run_sensor(mode, job_id)
     assert result["status"] == "SUCCESS"
@@ -129,11 +130,11 @@ def test_moderate_nesting_is_kept_bounded(path, sdrs_connection):
     assert SdrsJob.from_api(json.loads(text)) == job
 
 
-TIMES = ["0001-01-01T00:00:00+08:00", "9999-12-31T23:59:59-08:00", "99999-01-01T00:00:00Z", "1" * 5000]
+TIMES = ["0001-01-01T00:00:00+08:00", "9999-12-31T23:59:59-08:00", "1" * 5000]
 
 
 @paths
-@pytest.mark.parametrize("moment", TIMES, ids=["year 1 east", "year 9999 west", "year 99999", "digits"])
+@pytest.mark.parametrize("moment", TIMES, ids=["year 1 east", "year 9999 west", "digits"])
 def test_out_of_range_times_read_as_unknown(path, moment, sdrs_connection):
     sim = sdrs_connection.simulator
     job_id = sim.add_job(init_seconds=0, run_seconds=0)
@@ -163,7 +164,14 @@ def test_every_mode_survives_an_unreadable_answer(mode, fault, sdrs_connection):
         ("deep", {}),
         ("non_finite", {"number": "1e999"}),
         ("reshape", {"add": {"end_time": "0001-01-01T00:00:00+08:00", "status": "FAIL", "fail_reason": ["x"] * 9}}),
-        ("reshape", {"add": {"entities": {"sub_jobs": [[[[[[[]]]]]], 7, None, {"status": {"a": 1}}]}}}),
+        (
+            "reshape",
+            {
+                "add": {
+                    "entities": {"sub_jobs": [[[[[]]]], 7, {"status": {"a": 1}, "end_time": "0001-01-01T00:00+08:00"}]}
+                }
+            },
+        ),
     ],
     ids=["deep", "1e999", "bad times and types", "odd sub-jobs"],
 )
