@@ -29,6 +29,11 @@ from airflow_provider_sdrs.triggers.sdrs import SdrsJobTrigger
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 from sensor_modes import MODES, first_event, run_sensor
 
+try:
+    from airflow.sdk.exceptions import TaskDeferred
+except ImportError:  # Airflow 3.1
+    from airflow.exceptions import TaskDeferred  # type: ignore[no-redef]
+
 FAST = {"retry_delay": 0.01}
 paths = pytest.mark.parametrize("path", ["sync", "async"])
 # Characters that forge log lines or repaint a terminal.
@@ -627,3 +632,37 @@ def _password_settings() -> Any:
     conn = connection_for("http://127.0.0.1:9", "password")
     fields = {**conn, "conn_id": "c", "extra": json.dumps(conn["extra"]), "port": None, "schema": None}
     return SdrsSettings.from_connection(type("Conn", (), fields)())
+
+
+# -- operators, waiting in a worker or in the triggerer ----------------------------------------------------
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["worker", "deferrable"])
+@pytest.mark.parametrize("kind", ["huge_sub_jobs", "control_chars", "non_finite"])
+def test_an_operator_returns_strict_bounded_json_whatever_the_job_document(kind, deferrable, sdrs_connection):
+    from airflow_provider_sdrs.operators.sdrs import SdrsFailoverOperator
+
+    sim = sdrs_connection.simulator
+    # The job has ended by the first read, so the hostile answer is the one that decides the task.
+    sim.resources.durations = (0.0, 0.0)
+    group_id = sim.add_group(status="protected", name="erp")
+    options = {"huge_sub_jobs": {"sub_jobs": 50_000}, "control_chars": {}, "non_finite": {"count": 2}}[kind]
+    sim.add_fault(kind, target="job", **{"count": -1, **options})
+    operator = SdrsFailoverOperator(
+        task_id="failover", server_group_id=group_id, poll_interval=0.05, poll_retry_delay=0.01, deferrable=deferrable
+    )
+    pushed: dict[str, Any] = {}
+    context: Any = {"ti": type("TI", (), {"xcom_push": lambda self, key, value: pushed.__setitem__(key, value)})()}
+    try:
+        try:
+            result = operator.execute(context)
+        except TaskDeferred as deferred:
+            payload = asyncio.run(first_event(deferred.trigger)).payload
+            assert len(strict(payload)) < 20_000
+            result = operator.execute_complete(context, event=payload)
+    except SdrsJobFailedError as failed:
+        # control_chars answers with a failed sub-job; the task fails with a clean, bounded message.
+        assert kind == "control_chars"
+        assert_one_clean_line(str(failed))
+        return
+    assert len(strict(result)) < 20_000 and len(strict(pushed)) < 20_000
