@@ -7,8 +7,8 @@ import math
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from itertools import repeat
 from datetime import datetime, timezone
+from itertools import repeat
 from typing import Any
 
 import pendulum
@@ -59,6 +59,7 @@ MAX_ID = 128
 MAX_WORD = 128
 MAX_CODE = 64
 MAX_REASON = 2000
+MAX_SUB_JOB_REASON = 500
 #: Sub-jobs kept as objects: the first ``MAX_SUB_JOBS``, plus up to ``MAX_FAILED_SUB_JOBS`` failed ones after them.
 MAX_SUB_JOBS = 20
 MAX_FAILED_SUB_JOBS = 5
@@ -66,13 +67,17 @@ MAX_FAILED_SUB_JOBS = 5
 MAX_NESTED_SUB_JOBS = 5
 MAX_NESTED_FAILED_SUB_JOBS = 2
 # Levels of sub-jobs kept as objects; deeper ones are only counted.
-MAX_SUB_JOB_DEPTH = 3
-# The entities object: keys per object, items per list, nesting, values in all, characters per string.
+MAX_SUB_JOB_DEPTH = 2
+# Sub-job objects kept in the whole tree.
+MAX_KEPT_SUB_JOBS = 64
+# The entities object: keys per object, items per list, nesting, characters per string; and for the whole
+# tree of a job (its sub-jobs' entities included), values and characters.
 MAX_ENTITY_KEYS = 64
 MAX_ENTITY_ITEMS = 64
 MAX_ENTITY_DEPTH = 4
-MAX_ENTITY_VALUES = 512
 MAX_ENTITY_TEXT = 1024
+MAX_ENTITY_VALUES = 1024
+MAX_ENTITY_CHARS = 32 * 1024
 # Integers past this many bits cannot be written as JSON by every reader (Python refuses > 4300 digits).
 MAX_INT_BITS = 4096
 MAX_TIME_TEXT = 64
@@ -153,12 +158,22 @@ def _opt_str(value: object, limit: int = MAX_WORD) -> str | None:
 
 
 class _Budget:
-    """How many more values the entities of one job may keep."""
+    """What one job document may still keep: values and characters of entities, sub-job objects.
 
-    __slots__ = ("left",)
+    Spent in document order, so that reading a job's :meth:`SdrsJob.to_dict` spends it the same way and
+    keeps everything again.
+    """
 
-    def __init__(self, left: int) -> None:
+    __slots__ = ("chars", "jobs", "left")
+
+    def __init__(self, left: int, chars: int, jobs: int = 0) -> None:
         self.left = left
+        self.chars = chars
+        self.jobs = jobs
+
+    @property
+    def spent(self) -> bool:
+        return self.left <= 0 or self.chars <= 0
 
 
 def _entity_value(value: object, depth: int, budget: _Budget, job_id: str | None, limits: _Limits) -> Any:
@@ -170,7 +185,9 @@ def _entity_value(value: object, depth: int, budget: _Budget, job_id: str | None
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, str):
-        return clean(value, limits.text)
+        text = clean(value, limits.text)
+        budget.chars -= len(text)
+        return text
     if isinstance(value, int):
         if value.bit_length() > MAX_INT_BITS:
             raise _bad_answer("the document holds an integer too large for JSON", job_id, limits.what)
@@ -187,7 +204,7 @@ def _entity_value(value: object, depth: int, budget: _Budget, job_id: str | None
     if isinstance(value, (list, tuple)):
         items = []
         for item in value[: limits.items]:
-            if budget.left <= 0:
+            if budget.spent:
                 break
             items.append(_entity_value(item, depth + 1, budget, job_id, limits))
         return items
@@ -199,11 +216,13 @@ def _entity_object(
 ) -> dict[str, Any]:
     copy: dict[str, Any] = {}
     for key, item in value.items():
-        if len(copy) >= limits.keys or budget.left <= 0:
+        if len(copy) >= limits.keys or budget.spent:
             break
         if not isinstance(key, str) or (depth == 0 and key == "sub_jobs" and limits.what == "job"):
             continue
-        copy[clean(key, MAX_WORD)] = _entity_value(item, depth, budget, job_id, limits)
+        name = clean(key, MAX_WORD)
+        budget.chars -= len(name)
+        copy[name] = _entity_value(item, depth, budget, job_id, limits)
     return copy
 
 
@@ -215,10 +234,11 @@ class _Limits:
     depth: int = MAX_ENTITY_DEPTH
     values: int = MAX_ENTITY_VALUES
     text: int = MAX_ENTITY_TEXT
+    chars: int = MAX_ENTITY_CHARS
 
 
 _ENTITY_LIMITS = _Limits("job")
-_RESOURCE_LIMITS = _Limits("resource", keys=256, items=256, depth=8, values=4096, text=4096)
+_RESOURCE_LIMITS = _Limits("resource", keys=256, items=256, depth=8, values=4096, text=4096, chars=256 * 1024)
 
 
 def bounded_document(document: Mapping[str, Any], *, what: str) -> dict[str, Any]:
@@ -231,7 +251,7 @@ def bounded_document(document: Mapping[str, Any], *, what: str) -> dict[str, Any
     :raises SdrsApiError: the document holds a non-finite number or an integer too large for JSON.
     """
     limits = replace(_RESOURCE_LIMITS, what=what)
-    return _entity_object(document, 0, _Budget(limits.values), None, limits)
+    return _entity_object(document, 0, _Budget(limits.values, limits.chars), None, limits)
 
 
 def _count_sub_jobs(raw: list[Any], keep: int, keep_failed: int) -> tuple[dict[str, int], list[dict[str, Any]]]:
@@ -350,17 +370,16 @@ class SdrsJob:
         :param job_id: the id that was asked for; used when the document carries none.
         :raises SdrsApiError: the document is not a JSON object, or holds a non-finite number.
         """
-        return cls._from_api(document, job_id, 0)
+        budget = _Budget(MAX_ENTITY_VALUES, MAX_ENTITY_CHARS, MAX_KEPT_SUB_JOBS)
+        return cls._from_api(document, job_id, 0, budget)
 
     @classmethod
-    def _from_api(cls, document: object, job_id: str | None, depth: int) -> SdrsJob:
+    def _from_api(cls, document: object, job_id: str | None, depth: int, budget: _Budget) -> SdrsJob:
         if not isinstance(document, dict):
             raise _bad_answer(f"the job document is a JSON {type(document).__name__}, not an object", job_id)
         raw_entities = document.get("entities")
         entities = (
-            _entity_object(raw_entities, 0, _Budget(MAX_ENTITY_VALUES), job_id, _ENTITY_LIMITS)
-            if isinstance(raw_entities, dict)
-            else {}
+            _entity_object(raw_entities, 0, budget, job_id, _ENTITY_LIMITS) if isinstance(raw_entities, dict) else {}
         )
         raw_sub_jobs = raw_entities.get("sub_jobs") if isinstance(raw_entities, dict) else None
         sub_jobs: tuple[SdrsJob, ...] = ()
@@ -369,8 +388,12 @@ class SdrsJob:
             top = depth == 0
             keep = (MAX_SUB_JOBS if top else MAX_NESTED_SUB_JOBS) if depth < MAX_SUB_JOB_DEPTH else 0
             keep_failed = (MAX_FAILED_SUB_JOBS if top else MAX_NESTED_FAILED_SUB_JOBS) if keep else 0
+            keep = min(keep, budget.jobs)
+            keep_failed = min(keep_failed, budget.jobs - keep)
             counts, kept = _count_sub_jobs(raw_sub_jobs, keep, keep_failed)
-            sub_jobs = tuple(cls._from_api(sub, None, depth + 1) for sub in kept)
+            # Reserved before the sub-jobs are read, so that each level's choice depends on its own list.
+            budget.jobs -= len(kept)
+            sub_jobs = tuple(cls._from_api(sub, None, depth + 1, budget) for sub in kept)
         stated = _stated_counts(document.get("sub_job_counts"), sub_jobs)
         if stated is not None:
             counts = stated
@@ -387,7 +410,11 @@ class SdrsJob:
             end_time=_parse_time(document.get("end_time")),
             error_code=_opt_str(document.get("error_code"), MAX_CODE),
             # Free text: a server may echo anything in it, secrets included.
-            fail_reason=safe(fail_reason, MAX_REASON) if isinstance(fail_reason, str) else _opt_str(fail_reason),
+            fail_reason=(
+                safe(fail_reason, MAX_REASON if depth == 0 else MAX_SUB_JOB_REASON)
+                if isinstance(fail_reason, str)
+                else _opt_str(fail_reason)
+            ),
             sub_job_counts=counts,
         )
 

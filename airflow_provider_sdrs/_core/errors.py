@@ -93,7 +93,8 @@ def parse_error_body(body: bytes, *, fallback: str = "", secrets: Iterable[str] 
                 return ErrorBody(code=code, message=message, request_id=request_id)
         return ErrorBody(code=None, message=_clip(fallback or "unrecognised error body"), request_id=request_id)
     if text.strip():
-        text = text[: MAX_SCAN * 4]
+        # Scrubbed before the tags go: a secret with "<" in it would otherwise lose its pieces' order.
+        text = scrub(text[: MAX_SCAN * 4 + 16384], secrets)[: MAX_SCAN * 4]
         stripped = _TAG.sub(" ", text) if "<" in text else text
         return ErrorBody(code=None, message=_clip(stripped, secrets) or fallback or "empty body", request_id=None)
     return ErrorBody(code=None, message=fallback or "empty body", request_id=None)

@@ -14,7 +14,7 @@ _URL_USERINFO = text._URL_USERINFO
 
 def strip_url_credentials(value: str) -> str:
     """Replace ``user:password@`` in any URL inside ``value`` with ``***@``."""
-    return _URL_USERINFO.sub(r"\g<scheme>***@", value)
+    return _URL_USERINFO.sub(r"\g<scheme>***@", value) if "://" in value else value
 
 
 def scrub(value: str, secrets: Iterable[str]) -> str:

@@ -35,11 +35,12 @@ MIN_SECRET_LENGTH = 4
 # Remembered secrets (connection secrets and IAM tokens) kept per process; the oldest are forgotten.
 MAX_REMEMBERED = 512
 
-# C0 controls (CR, LF, TAB, ESC...), DEL, C1 controls, and the Unicode line and paragraph separators
-# that some log viewers also break lines on.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# C0 controls (CR, LF, TAB, ESC...), DEL, C1 controls, the Unicode line and paragraph separators that
+# some log viewers also break lines on, and lone surrogates (JSON can carry them; UTF-8 log files cannot).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-_URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
+# The scheme's length is bounded so that the search stays linear on a megabyte of letters.
+_URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{0,31}://)[^/@\s]+@")
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -91,12 +92,13 @@ def secret_forms(secret: str) -> set[str]:
         # Some servers also escape "/" in JSON strings.
         escaped.replace("/", "\\/"),
         json.dumps(secret, ensure_ascii=False)[1:-1],
-        quote(secret, safe=""),
-        quote(secret),
-        quote_plus(secret),
         html.escape(secret),
         html.escape(secret, quote=False),
     }
+    try:
+        forms |= {quote(secret, safe=""), quote(secret), quote_plus(secret)}
+    except UnicodeEncodeError:  # a lone surrogate has no URL form
+        pass
     if "://" in secret and "@" in secret:
         try:
             parts = urlsplit(secret)
@@ -196,7 +198,8 @@ def scrub(text: str, secrets: Iterable[str] = ()) -> str:
     :param text: the text, typically built from a server's answer.
     :param secrets: secrets to remove besides the remembered ones (the connection's, a token).
     """
-    text = _URL_USERINFO.sub(r"\g<scheme>***@", text)
+    if "://" in text:
+        text = _URL_USERINFO.sub(r"\g<scheme>***@", text)
     given = tuple(sorted({secret for secret in secrets if secret and len(secret) >= MIN_SECRET_LENGTH}))
     for pattern in (_pattern_for(given) if given else None, _REMEMBERED.pattern()):
         if pattern is not None:

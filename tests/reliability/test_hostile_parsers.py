@@ -613,7 +613,7 @@ def test_clean_is_one_line_bounded_and_idempotent(text, limit):
 
 @settings(max_examples=200, deadline=None)
 @given(
-    st.text(alphabet=st.characters(blacklist_categories=["Nd"]), min_size=4, max_size=40),
+    st.text(alphabet=st.characters(blacklist_categories=["Nd", "Cs"]), min_size=4, max_size=40),
     st.text(alphabet="0123456789 ", max_size=200),
     st.text(alphabet="0123456789 ", max_size=200),
 )
@@ -666,3 +666,22 @@ def test_an_operator_returns_strict_bounded_json_whatever_the_job_document(kind,
         assert_one_clean_line(str(failed))
         return
     assert len(strict(result)) < 20_000 and len(strict(pushed)) < 20_000
+
+
+def test_the_largest_hostile_tree_a_capped_body_can_hold_gives_a_bounded_job():
+    def job(index: int, children: list[dict[str, Any]]) -> dict[str, Any]:
+        entities: dict[str, Any] = {f"key{n}": "v" * 1000 for n in range(10)}
+        entities["sub_jobs"] = children
+        reason = "r" * 8_000
+        return {"job_id": f"{index:x}", "status": "FAIL", "fail_reason": reason, "entities": entities}
+
+    tree = job(0, [job(i, [job(i * 100 + j, []) for j in range(8)]) for i in range(1, 26)])
+    body = json.dumps(tree).encode()
+    assert 3_500_000 < len(body) < 4 * 1024 * 1024
+    started = time.perf_counter()
+    parsed = SdrsJob.from_api(json.loads(body))
+    assert time.perf_counter() - started < 1.0
+    text = strict(parsed.to_dict())
+    assert len(text) < 200_000, len(text)
+    assert SdrsJob.from_api(json.loads(text)) == parsed
+    assert parsed.sub_job_total == 25 and len(str(SdrsJobFailedError(parsed))) < 10_000
