@@ -10,6 +10,7 @@ leaves no part of a secret behind.
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import json
 import re
@@ -95,10 +96,8 @@ def secret_forms(secret: str) -> set[str]:
         html.escape(secret),
         html.escape(secret, quote=False),
     }
-    try:
+    with contextlib.suppress(UnicodeEncodeError):  # a lone surrogate has no URL form
         forms |= {quote(secret, safe=""), quote(secret), quote_plus(secret)}
-    except UnicodeEncodeError:  # a lone surrogate has no URL form
-        pass
     if "://" in secret and "@" in secret:
         try:
             parts = urlsplit(secret)
