@@ -34,7 +34,7 @@ DEFAULT_LIMIT = 1000
 # Secrets shorter than this are not scrubbed: replacing every "abc" in a message would garble it.
 MIN_SECRET_LENGTH = 4
 # Remembered secrets (connection secrets and IAM tokens) kept per process; the oldest are forgotten.
-MAX_REMEMBERED = 512
+MAX_REMEMBERED = 256
 
 # C0 controls (CR, LF, TAB, ESC...), DEL, C1 controls, the Unicode line and paragraph separators that
 # some log viewers also break lines on, and lone surrogates (JSON can carry them; UTF-8 log files cannot).
