@@ -33,6 +33,8 @@ EVENT_STATUSES: tuple[str, ...] = ("success", "failed", "timeout", "error")
 DEFAULT_NOT_FOUND_GRACE = 60.0
 DEFAULT_MAX_POLL_FAILURES = 3
 MAX_EVENT_MESSAGE = 1000
+# Sub-jobs of an ended job listed one per log line; the rest are counted.
+LOGGED_SUB_JOBS = 10
 
 
 class SdrsPollError(SdrsError):
@@ -99,13 +101,20 @@ class JobWatch:
         if status != self.last_status:
             log.info("SDRS job %s%s is %s after %s", job.job_id, kind, status, self.elapsed())
             if job.is_terminal and job.sub_jobs:
-                for sub in job.sub_jobs:
+                # A few lines, not one per sub-job: a job may have 100,000 of them.
+                for sub in job.sub_jobs[:LOGGED_SUB_JOBS]:
                     log.info(
                         "  sub-job %s (%s): %s%s",
                         sub.job_id,
                         sub.job_type or "?",
                         sub.describe_status(),
                         f" {sub.error_code}: {sub.fail_reason}" if sub.error_code or sub.fail_reason else "",
+                    )
+                if job.sub_job_total > LOGGED_SUB_JOBS:
+                    log.info(
+                        "  and %d more sub-jobs; all of them by status: %s",
+                        job.sub_job_total - LOGGED_SUB_JOBS,
+                        ", ".join(f"{count} {status}" for status, count in sorted(job.sub_job_counts.items())),
                     )
             self.last_status = status
         else:

@@ -21,8 +21,14 @@ from typing import TYPE_CHECKING
 
 from airflow.providers.common.compat.sdk import AirflowFailException
 
+from airflow_provider_sdrs._core.text import clean, safe
+
 if TYPE_CHECKING:
     from airflow_provider_sdrs.models import SdrsJob
+
+
+#: Characters of a message taken from a server that an exception keeps.
+MAX_MESSAGE = 2000
 
 
 class SdrsError(Exception):
@@ -61,7 +67,8 @@ class SdrsConnectionError(SdrsError):
         self.attempts = attempts
         #: True when a submission (not a read) may have reached SDRS before the connection failed.
         self.may_have_started = False
-        super().__init__(message)
+        # The detail comes from a socket library quoting what it met: a URL, a proxy's answer.
+        super().__init__(safe(message, MAX_MESSAGE))
 
 
 class SdrsApiError(SdrsError):
@@ -85,10 +92,11 @@ class SdrsApiError(SdrsError):
         attempts: int = 1,
     ) -> None:
         self.status = status
-        self.code = code
-        self.message = message
-        self.request_id = request_id
-        self.operation = operation
+        # Whatever came from the server is scrubbed, escaped and clipped before it can be logged or shown.
+        self.code = clean(code, 80) if code else code
+        self.message = safe(message, MAX_MESSAGE)
+        self.request_id = clean(request_id, 80) if request_id else request_id
+        self.operation = clean(operation, 300)
         self.attempts = attempts
         super().__init__(self._describe())
 

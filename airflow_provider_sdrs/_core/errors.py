@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from airflow_provider_sdrs._core.http import HttpResponse
+from airflow_provider_sdrs._core.text import clean, scrub
 from airflow_provider_sdrs.exceptions import (
     SdrsApiError,
     SdrsAuthError,
@@ -44,6 +46,10 @@ PARAMETER_CODES = frozenset(
     }
 )
 MAX_MESSAGE = 500
+# An error body past this size is no SDRS error document: only its start is read, as text.
+MAX_ERROR_DOCUMENT = 256 * 1024
+# Characters of a text body looked at (tags and runs of blanks collapse, so more than the message).
+MAX_SCAN = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -58,43 +64,56 @@ def _text(value: object) -> str | None:
         return None
     if isinstance(value, str):
         return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if isinstance(value, int) and not isinstance(value, bool):
+        # str() of a huge int raises, and no code or message needs more digits than this.
+        return str(value) if value.bit_length() <= 256 else None
+    if isinstance(value, float):
         return str(value)
     return None
 
 
-def _clip(text: str) -> str:
-    text = _SPACE.sub(" ", text).strip()
-    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE] + "..."
+def _clip(text: str, secrets: Iterable[str] = ()) -> str:
+    """One line of server text: secrets scrubbed, blanks collapsed, controls escaped, clipped."""
+    text = _SPACE.sub(" ", scrub(text[: MAX_SCAN + 16384], secrets)[:MAX_SCAN]).strip()
+    return clean(text, MAX_MESSAGE)
 
 
-def parse_error_body(body: bytes, *, fallback: str = "") -> ErrorBody:
+def _short_text(value: object, limit: int) -> str | None:
+    text = _text(value)
+    return clean(text, limit) if text else None
+
+
+def parse_error_body(body: bytes, *, fallback: str = "", secrets: Iterable[str] = ()) -> ErrorBody:
     """Read the code and message out of an error response.
 
     Understands ``{"error": {"code", "message"}}`` and the same under ``badrequest``/``itemNotFound``
     and similar keys, the gateway's ``{"error_code", "error_msg"}``, a top-level ``code``/``message``,
-    and plain text or HTML (tags stripped). Never raises.
+    and plain text or HTML (tags stripped). Never raises; the message never carries ``secrets``, control
+    characters or more than ``MAX_MESSAGE`` characters.
     """
-    text = body.decode("utf-8", errors="replace") if body else ""
+    text = body[:MAX_ERROR_DOCUMENT].decode("utf-8", errors="replace") if body else ""
     try:
-        document = json.loads(text) if text.strip() else None
-    except ValueError:
+        document = json.loads(text) if text.strip() and len(body) <= MAX_ERROR_DOCUMENT else None
+    except (ValueError, RecursionError):
         document = None
     if isinstance(document, dict):
-        request_id = _text(document.get("request_id"))
+        request_id = _short_text(document.get("request_id"), 80)
         candidates = [document.get(key) for key in _ERROR_KEYS if isinstance(document.get(key), dict)]
         candidates.extend(v for v in document.values() if isinstance(v, dict))
         candidates.append(document)
         for item in candidates:
             assert isinstance(item, dict)
-            code = _text(item.get("code")) or _text(item.get("error_code"))
+            code = _short_text(item.get("code"), 80) or _short_text(item.get("error_code"), 80)
             message = _text(item.get("message")) or _text(item.get("error_msg")) or _text(item.get("title"))
             if code or message:
-                return ErrorBody(code=code, message=_clip(message or fallback or "no message"), request_id=request_id)
+                message = _clip(message or fallback or "no message", secrets)
+                return ErrorBody(code=code, message=message, request_id=request_id)
         return ErrorBody(code=None, message=_clip(fallback or "unrecognised error body"), request_id=request_id)
     if text.strip():
+        # Scrubbed before the tags go: a secret with "<" in it would otherwise lose its pieces' order.
+        text = scrub(text[: MAX_SCAN * 4 + 16384], secrets)[: MAX_SCAN * 4]
         stripped = _TAG.sub(" ", text) if "<" in text else text
-        return ErrorBody(code=None, message=_clip(stripped) or fallback or "empty body", request_id=None)
+        return ErrorBody(code=None, message=_clip(stripped, secrets) or fallback or "empty body", request_id=None)
     return ErrorBody(code=None, message=fallback or "empty body", request_id=None)
 
 
@@ -115,9 +134,14 @@ def api_error(
     *,
     operation: str,
     job_id: str | None = None,
+    secrets: Iterable[str] = (),
 ) -> SdrsApiError:
-    """The exception that describes an error response."""
-    parsed = parse_error_body(response.body, fallback=f"HTTP {response.status}")
+    """The exception that describes an error response.
+
+    :param secrets: values to scrub from the server's text besides the connection's remembered secrets
+        (the IAM token the request carried, for one).
+    """
+    parsed = parse_error_body(response.body, fallback=f"HTTP {response.status}", secrets=secrets)
     request_id = response.header("x-request-id") or parsed.request_id
     status, code, message = response.status, parsed.code, parsed.message
     if job_id is not None and says_job_not_found(status, code):

@@ -9,10 +9,12 @@ loop, so signing, URL building, response parsing, error mapping and retry policy
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,6 +29,7 @@ from airflow_provider_sdrs._core.logs import Log
 from airflow_provider_sdrs._core.redact import scrub
 from airflow_provider_sdrs._core.retry import RetryPolicy, parse_retry_after
 from airflow_provider_sdrs._core.settings import SdrsSettings
+from airflow_provider_sdrs._core.text import remember_secret, safe
 from airflow_provider_sdrs.exceptions import (
     SdrsApiError,
     SdrsAuthError,
@@ -193,14 +196,49 @@ def build_iam_request(settings: SdrsSettings) -> HttpRequest:
     return HttpRequest("POST", url, headers, json.dumps(document).encode("utf-8"))
 
 
-def _decode_json(response: HttpResponse, operation: str) -> dict[str, Any]:
+class _NonFiniteNumber(ValueError):
+    """The document holds NaN, Infinity or a number too large for a float (1e999)."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise _NonFiniteNumber(name)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NonFiniteNumber(text[:40])
+    return value
+
+
+def load_json(body: bytes) -> Any:
+    """Decode a JSON body strictly: no NaN, no Infinity, no number that overflows a float.
+
+    Such values would be refused later by Airflow (strict JSON in XCom, events and the trigger table),
+    failing a task whose job may have succeeded; refused here, they make the answer a bad one.
+
+    :raises ValueError: not JSON, or not strict JSON (``_NonFiniteNumber``).
+    :raises RecursionError: nested too deeply.
+    :raises UnicodeDecodeError: not UTF-8.
+    """
+    return json.loads(body.decode("utf-8"), parse_float=_finite_float, parse_constant=_reject_constant)
+
+
+def _decode_json(response: HttpResponse, operation: str, secrets: tuple[str, ...] = ()) -> dict[str, Any]:
+    problem = None
     try:
-        document = json.loads(response.body.decode("utf-8")) if response.body.strip() else None
+        document = load_json(response.body) if response.body.strip() else None
+    except _NonFiniteNumber as number:
+        document, problem = None, f"a JSON document with a non-finite number ({safe(number, 40)}), which is not JSON"
+    except RecursionError:
+        document, problem = None, "a JSON document nested too deeply to read"
     except (ValueError, UnicodeDecodeError):
         document = None
     if not isinstance(document, dict):
-        snippet = response.body[:120].decode("utf-8", errors="replace")
-        what = "an empty body" if not response.body.strip() else f"a body that is not a JSON object: {snippet!r}"
+        snippet = safe(response.body[:120].decode("utf-8", errors="replace"), 160, secrets)
+        what = problem or (
+            "an empty body" if not response.body.strip() else f"a body that is not a JSON object: {snippet!r}"
+        )
         raise SdrsApiError(
             status=response.status,
             code=None,
@@ -211,33 +249,100 @@ def _decode_json(response: HttpResponse, operation: str) -> dict[str, Any]:
     return document
 
 
-def _parse_token(response: HttpResponse, settings: SdrsSettings) -> IamToken:
+# IAM tokens live 24 hours; a later expiry is not believed.
+MAX_TOKEN_LIFETIME = 24 * 3600.0
+# A token whose lifetime cannot be read is used this long (a refused one is replaced at once anyway).
+FALLBACK_TOKEN_LIFETIME = 3600.0
+# A token that IAM itself says expired when it was issued is still used this long before asking again, so
+# that a confused IAM cannot turn every read into a token request (a refused token is replaced at once).
+MIN_TOKEN_LIFETIME = 60.0
+# Differences between the local clock and IAM's that are worth a warning.
+SKEW_WARNING = 60.0
+
+
+def _epoch(value: object) -> float | None:
+    """An ISO 8601 time from IAM as epoch seconds, or ``None`` when absent or unreadable."""
+    if not isinstance(value, str) or not value.strip() or len(value) > 64:
+        return None
+    try:
+        parsed = pendulum.parse(value.strip())
+        if isinstance(parsed, pendulum.DateTime):
+            moment = parsed.timestamp()
+            return moment if math.isfinite(moment) else None
+    except Exception:  # pendulum raises many kinds of error for a bad time; all mean "unreadable"
+        return None
+    return None
+
+
+def _http_date(value: str | None) -> float | None:
+    """The ``Date`` header (IAM's clock, to the second) as epoch seconds."""
+    if not value or len(value) > 64:
+        return None
+    try:
+        return parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, OverflowError, IndexError):
+        return None
+
+
+def _token_lifetime(token: dict[str, Any], response: HttpResponse, now: float, log: Log | None) -> float:
+    """How long the token is good for, by IAM's own clock.
+
+    IAM states ``issued_at`` and ``expires_at`` by its clock. Their difference is applied to the local
+    clock, so that a local clock ahead of IAM's does not make a fresh token look expired on arrival (and
+    every read ask for a new one).
+    """
+    expires_at = _epoch(token.get("expires_at"))
+    if expires_at is None:
+        return FALLBACK_TOKEN_LIFETIME
+    issued_at = _epoch(token.get("issued_at"))
+    if issued_at is None:
+        issued_at = _http_date(response.header("date"))
+    if issued_at is None:
+        issued_at = now
+    skew = now - issued_at
+    lifetime = min(expires_at - issued_at, MAX_TOKEN_LIFETIME)
+    usable_for = lifetime if lifetime > 0 else MIN_TOKEN_LIFETIME
+    if (lifetime <= 0 or abs(skew) > SKEW_WARNING) and log is not None:
+        log.warning(
+            "Clock skew: the local clock is %+.0f s off IAM's (the token's issued_at); the IAM token is used "
+            "for %.0f s by the local clock, the lifetime IAM gave it. Synchronise this machine's clock (NTP).",
+            skew,
+            usable_for,
+        )
+    return usable_for
+
+
+def _parse_token(response: HttpResponse, settings: SdrsSettings, log: Log | None = None) -> IamToken:
     operation = f"IAM token request for user {settings.login!r}"
     value = response.header("x-subject-token")
-    document = _decode_json(response, operation)
+    secrets = settings.secrets + ((value,) if value else ())
+    document = _decode_json(response, operation, secrets)
     token = document.get("token") if isinstance(document.get("token"), dict) else {}
     assert isinstance(token, dict)
-    if not value:
+    if not value or not value.isprintable() or len(value) > 64 * 1024:
         raise SdrsApiError(
             status=response.status,
             code=None,
-            message="the response has no X-Subject-Token header",
+            message="the response has no usable X-Subject-Token header",
             operation=operation,
         )
+    remember_secret(value)
     now = time.time()
-    expires_at = now + 3600.0
-    raw_expiry = token.get("expires_at")
-    if isinstance(raw_expiry, str):
-        try:
-            parsed = pendulum.parse(raw_expiry)
-            if isinstance(parsed, pendulum.DateTime):
-                expires_at = parsed.timestamp()
-        except (ValueError, TypeError, OverflowError):
-            pass
+    lifetime = _token_lifetime(token, response, now, log)
     project = token.get("project") if isinstance(token.get("project"), dict) else {}
     assert isinstance(project, dict)
     project_id = project.get("id") if isinstance(project.get("id"), str) else None
-    return IamToken(value=value, expires_at=expires_at, issued_at=now, project_id=project_id or settings.project_id)
+    if project_id is not None and not _is_safe(project_id):
+        project_id = None
+    return IamToken(value=value, expires_at=now + lifetime, issued_at=now, project_id=project_id or settings.project_id)
+
+
+def _is_safe(value: str) -> bool:
+    try:
+        validate_id(value, "project_id")
+    except SdrsError:
+        return False
+    return True
 
 
 class _Attempts:
@@ -272,7 +377,7 @@ class _Attempts:
             error.may_have_started = uncertain
             # A request that never reached the server can always be sent again.
             return error, self.idempotent or not result.reached_server, None
-        api = api_error(result, operation=self.operation, job_id=job_id)
+        api = api_error(result, operation=self.operation, job_id=job_id, secrets=self.secrets)
         retry_after = parse_retry_after(result.header("retry-after")) if result.status in (429, 503) else None
         # 429 is refused by the gateway before SDRS sees the request, so even a submission may be resent.
         return api, is_retryable(api) and (self.idempotent or result.status == 429), retry_after
@@ -301,19 +406,28 @@ def _short(error: SdrsError) -> str:
         parts = [f"HTTP {error.status}" if error.status is not None else "bad response"]
         if error.code:
             parts.append(error.code)
-        return " ".join(parts) + f" ({error.message[:160]})"
+        return " ".join(parts) + f" ({safe(error.message, 160)})"
     return str(error).split(" failed: ", 1)[-1]
+
+
+def _with_token(secrets: tuple[str, ...], token: object) -> tuple[str, ...]:
+    value = token.value if isinstance(token, IamToken) else None
+    return secrets if not value or value in secrets else (*secrets, value)
 
 
 def api_exchange(settings: SdrsSettings, call: ApiCall, policy: RetryPolicy, log: Log) -> Exchange:
     """Run ``call`` with authentication and retries; return the decoded JSON object."""
     attempts = _Attempts(policy, call.operation, call.idempotent, log, settings.secrets)
+    for secret in settings.secrets:
+        remember_secret(secret)
     token: IamToken | None = None
     refreshed = False
     while True:
         attempts.number += 1
         if settings.auth_type == "password":
             token = yield NeedToken(operation=call.operation)
+            # An error page may echo the request, and with it the token it carried.
+            attempts.secrets = _with_token(attempts.secrets, token)
         project_id = settings.project_id or (token.project_id if token else None)
         if not project_id:
             raise SdrsAuthError(
@@ -326,7 +440,7 @@ def api_exchange(settings: SdrsSettings, call: ApiCall, policy: RetryPolicy, log
         retry_after = None
         if isinstance(result, HttpResponse) and 200 <= result.status < 300:
             try:
-                return _decode_json(result, call.operation)
+                return _decode_json(result, call.operation, attempts.secrets)
             except SdrsApiError as malformed:
                 # A proxy or gateway hiccup can garble one answer; a read is safe to repeat.
                 error: SdrsError = malformed
@@ -337,6 +451,7 @@ def api_exchange(settings: SdrsSettings, call: ApiCall, policy: RetryPolicy, log
             attempts.number -= 1
             log.info("SDRS %s: IAM token refused (HTTP 401); requesting a new token", call.operation)
             token = yield NeedToken(stale=token, operation=call.operation)
+            attempts.secrets = _with_token(attempts.secrets, token)
             continue
         else:
             error, retryable, retry_after = attempts.classify(result, call.job_id)
@@ -350,11 +465,13 @@ def iam_exchange(settings: SdrsSettings, policy: RetryPolicy, log: Log) -> Excha
     """Obtain a project-scoped IAM token; return an :class:`IamToken`."""
     operation = f"IAM token request for user {settings.login!r} in domain {settings.domain_name!r}"
     attempts = _Attempts(policy, operation, True, log, settings.secrets)
+    for secret in settings.secrets:
+        remember_secret(secret)
     while True:
         attempts.number += 1
         result = yield Send(build_iam_request(settings))
         if isinstance(result, HttpResponse) and 200 <= result.status < 300:
-            return _parse_token(result, settings)
+            return _parse_token(result, settings, log)
         error, retryable, retry_after = attempts.classify(result)
         if isinstance(error, SdrsApiError) and error.status in (400, 401, 403):
             raise SdrsAuthError(

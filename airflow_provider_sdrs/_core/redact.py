@@ -1,21 +1,22 @@
-"""Keep credentials out of text that may reach logs or exception messages."""
+"""Keep credentials out of text that may reach logs or exception messages.
+
+The work is done by :mod:`airflow_provider_sdrs._core.text`; these names stay for the code that uses them.
+"""
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterable
 
-_URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
+from airflow_provider_sdrs._core import text
 
-
-def strip_url_credentials(text: str) -> str:
-    """Replace ``user:password@`` in any URL inside ``text`` with ``***@``."""
-    return _URL_USERINFO.sub(r"\g<scheme>***@", text)
+_URL_USERINFO = text._URL_USERINFO
 
 
-def scrub(text: str, secrets: tuple[str, ...] | list[str]) -> str:
-    """Remove URL credentials and every known secret value from ``text``."""
-    text = strip_url_credentials(text)
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return text
+def strip_url_credentials(value: str) -> str:
+    """Replace ``user:password@`` in any URL inside ``value`` with ``***@``."""
+    return _URL_USERINFO.sub(r"\g<scheme>***@", value) if "://" in value else value
+
+
+def scrub(value: str, secrets: Iterable[str]) -> str:
+    """Remove URL credentials and every known secret value (in any echoed form) from ``value``."""
+    return text.scrub(value, secrets)

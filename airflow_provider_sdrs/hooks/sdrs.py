@@ -17,8 +17,9 @@ from airflow_provider_sdrs._core.exchange import ApiCall, Exchange, IamToken, ap
 from airflow_provider_sdrs._core.ids import SAFE_SEGMENT
 from airflow_provider_sdrs._core.retry import RetryPolicy
 from airflow_provider_sdrs._core.settings import SdrsSettings, unknown_extra_keys
+from airflow_provider_sdrs._core.text import remember_secret, safe
 from airflow_provider_sdrs.exceptions import SdrsApiError, SdrsError
-from airflow_provider_sdrs.models import SdrsJob
+from airflow_provider_sdrs.models import SdrsJob, bounded_document
 
 if TYPE_CHECKING:
     from airflow_provider_sdrs.hooks._async import AiohttpTransport
@@ -68,6 +69,40 @@ ASYNC_SETTINGS = SettingsCache()
 
 def _is_safe_id(value: str) -> bool:
     return SAFE_SEGMENT.fullmatch(value) is not None
+
+
+def _member(answer: dict[str, Any], key: str, resource_id: str, what: str) -> dict[str, Any]:
+    """The ``key`` object of an answer about ``resource_id``, as a bounded, strict-JSON copy."""
+    value = resource_from_answer(answer, key, resource_id, what)
+    return _readable(lambda: bounded_document(value, what=key), f"get {what} {resource_id}")
+
+
+def _members(answer: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """The ``key`` list of an answer, each object a bounded, strict-JSON copy.
+
+    A missing list is a bad answer, not an empty one: "no drill" could send a task down the wrong path.
+    """
+    items = answer.get(key)
+    if not isinstance(items, list):
+        raise SdrsApiError(status=None, code=None, message=f"the answer has no {key!r} list", operation=f"list {key}")
+    objects = [item for item in items if isinstance(item, dict)]
+    return _readable(lambda: [bounded_document(item, what=key) for item in objects], f"list {key}")
+
+
+def _readable(build: Callable[[], Any], operation: str) -> Any:
+    """Build a model from a decoded answer; whatever goes wrong is a bad answer, never a crash."""
+    try:
+        return build()
+    except SdrsError:
+        raise
+    except (RecursionError, OverflowError, ValueError, TypeError, MemoryError) as error:
+        raise SdrsApiError(
+            status=None, code=None, message=f"unreadable answer ({type(error).__name__})", operation=operation
+        ) from None
+
+
+def _job(document: dict[str, Any], job_id: str) -> SdrsJob:
+    return _readable(lambda: job_from_answer(document, job_id), f"get job {job_id}")
 
 
 def _mask(value: str) -> None:
@@ -131,6 +166,7 @@ class SdrsHook(BaseHook):
         settings = SdrsSettings.from_connection(conn, extra=extra, timeout=self.timeout)
         for secret in settings.secrets:
             _mask(secret)
+            remember_secret(secret)
         unknown = unknown_extra_keys(extra)
         if unknown:
             self.log.warning("Connection %r has extra keys the SDRS provider ignores: %s", settings.conn_id, unknown)
@@ -166,6 +202,7 @@ class SdrsHook(BaseHook):
 
     def _on_new_token(self, token: IamToken) -> None:
         _mask(token.value)
+        remember_secret(token.value)
 
     # -- blocking path ---------------------------------------------------------------------------
 
@@ -199,7 +236,7 @@ class SdrsHook(BaseHook):
         :raises SdrsConnectionError: SDRS could not be reached, after retries.
         """
         request = job_call(job_id)
-        return job_from_answer(self.call(request), job_id)
+        return _job(self.call(request), job_id)
 
     # -- DR operations: each submits a job and returns its id --------------------------------------
     #
@@ -215,7 +252,7 @@ class SdrsHook(BaseHook):
                 status=None,
                 code=None,
                 operation=call.operation,
-                message=f"SDRS accepted the request but sent no usable job_id: {str(answer)[:200]}",
+                message=f"SDRS accepted the request but sent no usable job_id: {safe(str(answer)[:400], 200)}",
             )
         self.log.info("SDRS %s: submitted, job %s", call.operation, job_id)
         return job_id
@@ -264,14 +301,13 @@ class SdrsHook(BaseHook):
 
         :raises SdrsResourceNotFoundError: no such group (SDRS.1013).
         """
-        return resource_from_answer(
+        return _member(
             self.call(operations.get_group(server_group_id)), "server_group", server_group_id, "protection group"
         )
 
     def list_protection_groups(self, name: str | None = None) -> list[dict[str, Any]]:
         """Protection groups of the project; with ``name``, only those with exactly that name."""
-        groups = self.call(operations.list_groups(name)).get("server_groups")
-        found = [group for group in groups if isinstance(group, dict)] if isinstance(groups, list) else []
+        found = _members(self.call(operations.list_groups(name)), "server_groups")
         return [group for group in found if name is None or group.get("name") == name]
 
     def get_drill(self, drill_id: str) -> dict[str, Any]:
@@ -279,24 +315,24 @@ class SdrsHook(BaseHook):
 
         :raises SdrsResourceNotFoundError: no such drill (SDRS.1902).
         """
-        return resource_from_answer(
-            self.call(operations.get_drill(drill_id)), "disaster_recovery_drill", drill_id, "DR drill"
-        )
+        return _member(self.call(operations.get_drill(drill_id)), "disaster_recovery_drill", drill_id, "DR drill")
 
     def list_drills(self, server_group_id: str | None = None) -> list[dict[str, Any]]:
         """DR drills, of one protection group or of the whole project."""
-        drills = self.call(operations.list_drills(server_group_id)).get("disaster_recovery_drills")
-        return [drill for drill in drills if isinstance(drill, dict)] if isinstance(drills, list) else []
+        return _members(self.call(operations.list_drills(server_group_id)), "disaster_recovery_drills")
 
     def test_connection(self) -> tuple[bool, str]:
         """Make one cheap authenticated call (read the SDRS quotas), as the UI's Test button does."""
+        secrets: tuple[str, ...] = ()
         try:
             settings = self.settings
+            secrets = settings.secrets
             self.call(ApiCall("GET", ("sdrs", "quotas"), "read quotas (connection test)"))
         except SdrsError as error:
-            return False, str(error)
+            # Shown in the UI, where no log masker runs: scrubbed and clipped here once more.
+            return False, safe(str(error), 2000, secrets)
         except Exception as error:
-            return False, f"{type(error).__name__}: {error}"
+            return False, safe(f"{type(error).__name__}: {error}", 2000, secrets)
         who = f"access key {settings.login}" if settings.auth_type == "aksk" else f"IAM user {settings.login}"
         return True, f"Connected to SDRS at {settings.endpoint} with {who} (region {settings.region})"
 
@@ -341,7 +377,7 @@ class SdrsHook(BaseHook):
     async def aget_job(self, job_id: str) -> SdrsJob:
         """Asynchronous twin of :meth:`get_job`."""
         request = job_call(job_id)
-        return job_from_answer(await self.acall(request), job_id)
+        return _job(await self.acall(request), job_id)
 
     # -- connection form -------------------------------------------------------------------------
 

@@ -35,7 +35,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from aiohttp import web
 
@@ -78,6 +78,14 @@ class Fault:
         ``other_id`` when the simulator has it, else this job's document under the id ``other_id`` or a
         fresh one with fresh entity ids; a protection group or DR drill read answered with the document of
         ``other_id`` or a fresh id).
+        Hostile documents, answered instead of the job (or the request's) document: ``echo`` (HTTP ``status``
+        with an error body whose message echoes the request's headers and body, as a WAF or debug page
+        does: the token, the security token and an IAM request's password come back), ``non_finite`` (the
+        job document with ``number``, such as ``NaN``, ``Infinity`` or ``1e999``, in its entities),
+        ``deep`` (the job document with an entity nested ``depth`` levels deep), ``huge_sub_jobs`` (the job
+        document with ``sub_jobs`` sub-jobs), ``control_chars`` (the job document with CR/LF, ANSI escapes and
+        other control characters in ``job_type``, ``error_code``, ``fail_reason`` and a sub-job, and a
+        ``fail_reason`` of ``text_size`` characters).
     :param target: ``job`` (job reads), ``iam`` (token requests), ``api`` (every ``/v1`` request),
         ``submit`` (``/v1`` requests that change something: POST, PUT, DELETE) or ``any``.
     :param job_id: only requests for this job.
@@ -87,6 +95,10 @@ class Fault:
     :param other_id: for ``other_job``, the id of the other job, group or drill.
     :param after: how many matching requests it lets through before it hits (for example to fail a
         job read once the job was seen).
+    :param number: for ``non_finite``, the literal put in the document.
+    :param depth: for ``deep``, how many arrays are nested.
+    :param sub_jobs: for ``huge_sub_jobs``, how many sub-jobs the document lists.
+    :param text_size: for ``control_chars``, the length of ``fail_reason``.
     """
 
     kind: str
@@ -102,6 +114,10 @@ class Fault:
     probability: float = 1.0
     other_id: str | None = None
     after: int = 0
+    number: str = "NaN"
+    depth: int = 100_000
+    sub_jobs: int = 100_000
+    text_size: int = 1_000_000
 
     KINDS = (
         "status",
@@ -116,6 +132,11 @@ class Fault:
         "reshape",
         "gateway_404",
         "other_job",
+        "echo",
+        "non_finite",
+        "deep",
+        "huge_sub_jobs",
+        "control_chars",
     )
     TARGETS = ("job", "iam", "api", "submit", "any")
 
@@ -225,8 +246,9 @@ class SdrsSimulator:
     :param token_ttl: lifetime of the IAM tokens it issues, seconds.
     :param unknown_job_status: HTTP status for a job it does not know; the body always carries
         ``SDRS.0408`` "Null job", which the SDRS error table lists with HTTP 500.
-    :param clock_offset: seconds added to the simulator's clock when it checks ``X-Sdk-Date``
-        (to play a gateway whose clock differs from the client's).
+    :param clock_offset: seconds added to the simulator's clock when it checks ``X-Sdk-Date`` and when it
+        states the ``issued_at`` and ``expires_at`` of IAM tokens (to play a gateway and an IAM whose clock
+        differs from the client's).
     """
 
     def __init__(
@@ -579,6 +601,10 @@ class SdrsSimulator:
             return _error(404, fault.code or "APIGW.0101", "The API does not exist or has not been published.")
         if kind == "other_job":
             return await self._other_answer(request, fault)
+        if kind == "echo":
+            return await _echo(request, fault)
+        if kind in ("non_finite", "deep", "huge_sub_jobs", "control_chars"):
+            return _hostile_document(self._hostile_base(request), fault)
         return _error(fault.status, fault.code or "SDRS.0013", "Internal error (injected by the simulator).")
 
     async def _other_answer(self, request: web.Request, fault: Fault) -> web.StreamResponse | None:
@@ -638,10 +664,11 @@ class SdrsSimulator:
         expires = issued + self.token_ttl
         with self._lock:
             self._tokens[token] = expires
+        # IAM states the times by its own clock, which may differ from the client's.
         body = {
             "token": {
-                "expires_at": _iso(expires),
-                "issued_at": _iso(issued),
+                "expires_at": _iso(expires + self.clock_offset),
+                "issued_at": _iso(issued + self.clock_offset),
                 "methods": ["password"],
                 "project": {"id": creds.project_id, "name": creds.project_name, "domain": {"name": creds.domain}},
                 "user": {"name": creds.user, "domain": {"name": creds.domain}},
@@ -724,6 +751,26 @@ class SdrsSimulator:
         with self._lock:
             status, answer = self.resources.handle(request.method, tail, dict(request.query), payload)
         return web.json_response(answer, status=status)
+
+    def _hostile_base(self, request: web.Request) -> dict[str, Any]:
+        """The document of the job the request reads (polled as usual), or a running job's if it has none."""
+        parts = urlsplit(request.raw_path).path.split("/")
+        job_id = parts[4] if len(parts) == 5 and parts[3] == "jobs" else new_job_id()
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is not None:
+                return job.poll(time.time())
+        now = _iso(time.time())
+        return {
+            "job_id": job_id,
+            "job_type": "createDisasterRecoveryDrill",
+            "status": "RUNNING",
+            "entities": {},
+            "begin_time": now,
+            "end_time": None,
+            "error_code": None,
+            "fail_reason": None,
+        }
 
     # -- control API for other processes -------------------------------------------------------------
 
@@ -817,6 +864,61 @@ def _reshaped(response: web.StreamResponse, fault: Fault) -> web.Response:
         document.pop(key, None)
     document.update(fault.add or {})
     return web.json_response(document, status=response.status)
+
+
+async def _echo(request: web.Request, fault: Fault) -> web.Response:
+    """An error page that quotes the request back: its headers, its body, and the headers form-encoded."""
+    body = (await request.read()).decode("utf-8", errors="replace")
+    lines = [f"{request.method} {request.raw_path}"]
+    lines += [f"{name}: {value}" for name, value in request.headers.items()]
+    quoted = urlencode(list(request.headers.items()))
+    text = "\n".join([*lines, "", body, "", f"headers={quoted}"])
+    document = {"error": {"code": fault.code or "WAF.0403", "message": f"Request blocked. Your request was:\n{text}"}}
+    return web.json_response(document, status=fault.status)
+
+
+_PLACEHOLDER = "__sdrs_simulator_placeholder__"
+
+
+def _hostile_document(document: dict[str, Any], fault: Fault) -> web.Response:
+    """``document`` turned into one of the hostile answers of :class:`Fault`."""
+    document = dict(document)
+    entities = dict(document.get("entities") or {})
+    literal = ""
+    if fault.kind == "non_finite":
+        entities["progress"] = _PLACEHOLDER
+        literal = fault.number
+    elif fault.kind == "deep":
+        entities["nested"] = _PLACEHOLDER
+        literal = "[" * fault.depth + "]" * fault.depth
+    elif fault.kind == "huge_sub_jobs":
+        status = document.get("status") or "RUNNING"
+        failed = status == "FAIL"
+        # As small as a sub-job can be, so that 100,000 of them fit in a few megabytes.
+        subs: list[dict[str, Any]] = []
+        for index in range(fault.sub_jobs):
+            sub_status = ("FAIL" if index == fault.sub_jobs - 1 else "SUCCESS") if failed else status
+            sub: dict[str, Any] = {"job_id": f"{index:x}", "status": sub_status}
+            if sub_status == "FAIL":
+                sub.update(error_code="SDRS.0206", fail_reason="The sub-job failed.")
+            subs.append(sub)
+        entities["sub_jobs"] = subs
+    elif fault.kind == "control_chars":
+        forged = (
+            "\r\n[2026-01-01T00:00:00.000+0000] {sdrs.py:1} INFO - forged line\x1b[31m\x1b[2J\x00\x07\x7f\x85\u2028"
+        )
+        document["job_type"] = "createDisasterRecoveryDrill" + forged
+        document["error_code"] = "SDRS.0206" + forged
+        reason = "The drill failed." + forged
+        document["fail_reason"] = reason + "x" * max(0, fault.text_size - len(reason))
+        entities["sub_jobs"] = [
+            {"job_id": "sub\nforged", "job_type": "drill" + forged, "status": "FAIL", "fail_reason": forged}
+        ]
+    document["entities"] = entities
+    text = json.dumps(document, separators=(",", ":"))
+    if literal:
+        text = text.replace(json.dumps(_PLACEHOLDER), literal)
+    return web.Response(status=200, text=text, content_type="application/json")
 
 
 def _error(status: int, code: str, message: str, *, headers: dict[str, str] | None = None) -> web.Response:
