@@ -590,10 +590,11 @@ def test_any_group_or_drill_answer_becomes_a_strict_json_copy_or_an_sdrs_error(b
     from airflow_provider_sdrs._core.http import HttpResponse
     from airflow_provider_sdrs.hooks.sdrs import _member, _members
 
-    read = _members if key.endswith("s") else _member
     try:
         answer = _decode_json(HttpResponse(200, {}, body), f"read {key}")
-        strict(read({key: answer.get(key, answer)}, key))
+        wrapped = {key: answer.get(key, answer)}
+        copy = _members(wrapped, key) if key.endswith("s") else _member(wrapped, key, "0123abcd", "resource")
+        strict(copy)
     except SdrsError as error:
         assert_one_clean_line(str(error))
 
