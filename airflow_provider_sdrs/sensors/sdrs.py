@@ -121,7 +121,7 @@ class SdrsJobSensor(BaseSensorOperator):
         job_id = self._checked_job_id()
         watch = self._watch_for(context)
         try:
-            job = self.hook.get_job(job_id)
+            job = self.hook.get_job(job_id, deadline=watch.started_at + self.timeout)
         except SdrsJobNotFoundError as error:
             if watch.within_not_found_grace():
                 watch.note_missing(self.log)

@@ -1,0 +1,53 @@
+"""A wall-clock deadline for one call: how much time is left, and the error once it has passed.
+
+Both transports use it to bound request timeouts, retry sleeps and waits for an IAM token, so that a
+wait whose ``end_time`` comes near never outlives it by more than one scheduling hiccup.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from airflow_provider_sdrs.exceptions import SdrsConnectionError, SdrsError
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """An instant in epoch seconds (the ``time.time()`` scale), or ``None`` for no limit."""
+
+    at: float | None = None
+
+    def remaining(self) -> float | None:
+        """Seconds left (never negative), or ``None`` without a limit."""
+        if self.at is None:
+            return None
+        return max(0.0, self.at - time.time())
+
+    @property
+    def passed(self) -> bool:
+        return self.at is not None and time.time() >= self.at
+
+    def clip(self, seconds: float) -> float:
+        """``seconds``, shortened so that it ends no later than the deadline."""
+        left = self.remaining()
+        return seconds if left is None else max(0.0, min(seconds, left))
+
+
+NO_DEADLINE = Deadline()
+
+
+def as_deadline(value: float | Deadline | None) -> Deadline:
+    """Accept the public ``deadline`` argument (epoch seconds) or a :class:`Deadline`."""
+    if isinstance(value, Deadline):
+        return value
+    return NO_DEADLINE if value is None else Deadline(float(value))
+
+
+def deadline_passed(operation: str, last: SdrsError | None = None) -> SdrsError:
+    """The error of a call that ran out of time: the last failure it saw, or a connection error."""
+    if last is not None:
+        if last.args and "the deadline passed" not in str(last.args[0]):
+            last.args = (f"{last.args[0]}; the deadline passed before another attempt",)
+        return last
+    return SdrsConnectionError(f"SDRS {operation} failed: the deadline passed", operation=operation)
