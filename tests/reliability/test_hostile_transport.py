@@ -12,8 +12,11 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
+import os
+import re
 import socket
 import ssl
+import subprocess
 import sys
 import threading
 import time
@@ -285,16 +288,46 @@ def test_a_pinned_ca_bundle_is_not_replaced_by_ca_variables(path, tls, sdrs_simu
     assert job.status is SdrsJobStatus.SUCCESS
 
 
+_WORKER = """
+import asyncio, sys
+from airflow_provider_sdrs.exceptions import SdrsConnectionError
+from airflow_provider_sdrs.hooks.sdrs import SdrsHook
+
+hook = SdrsHook(retry_limit=0)
+try:
+    if sys.argv[1] == "requests":
+        hook.get_job(sys.argv[2])
+    else:
+        asyncio.run(hook.aget_job(sys.argv[2]))
+except SdrsConnectionError as error:
+    print("refused:", error)
+else:
+    print("trusted")
+"""
+
+
 @pytest.mark.parametrize("path", PATHS)
-def test_ca_variables_do_not_widen_the_default_trust(path, tls, sdrs_simulator, monkeypatch):
+def test_ca_variables_of_a_worker_do_not_widen_the_default_trust(path, tls, sdrs_simulator):
+    """A worker started with REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE and SSL_CERT_FILE naming a private CA."""
     front, ca = tls
     url = f"https://127.0.0.1:{front.port}"
-    use_connection(monkeypatch, "sdrs_default", connection_for(url, credentials=sdrs_simulator.credentials))
+    env = dict(os.environ)
+    env["AIRFLOW_CONN_SDRS_DEFAULT"] = json.dumps(connection_for(url, credentials=sdrs_simulator.credentials))
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"):
-        monkeypatch.setenv(name, str(ca))
+        env[name] = str(ca)
+    job_id = sdrs_simulator.add_job(init_seconds=0, run_seconds=0)
 
-    with pytest.raises(SdrsConnectionError, match=r"(?i)certificate|TLS|SSL"):
-        read_job(path, sdrs_simulator.add_job(init_seconds=0, run_seconds=0))
+    worker = subprocess.run(
+        [sys.executable, "-c", _WORKER, path, job_id],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert "refused:" in worker.stdout, worker.stdout + worker.stderr[-2000:]
+    assert re.search(r"(?i)certificate|TLS|SSL", worker.stdout), worker.stdout
 
 
 # -- plain http to a remote host is named ------------------------------------------------------------
