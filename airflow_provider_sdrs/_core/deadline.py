@@ -44,6 +44,17 @@ def as_deadline(value: float | Deadline | None) -> Deadline:
     return NO_DEADLINE if value is None else Deadline(float(value))
 
 
+def read_deadline(end: float | None, minimum: float) -> float | None:
+    """The deadline of a read that must happen even if the wait's ``end`` has passed.
+
+    Airflow itself times a sensor out after a poke, so a poke past the sensor's timeout still reads the
+    job once: it gets ``minimum`` seconds (one request timeout) instead of failing unread.
+    """
+    if end is None:
+        return None
+    return max(end, time.time() + minimum)
+
+
 def deadline_passed(operation: str, last: SdrsError | None = None) -> SdrsError:
     """The error of a call that ran out of time: the last failure it saw, or a connection error."""
     if last is not None:

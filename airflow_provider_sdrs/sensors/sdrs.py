@@ -16,6 +16,7 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
+from airflow_provider_sdrs._core.deadline import read_deadline
 from airflow_provider_sdrs._core.ids import validate_id
 from airflow_provider_sdrs._waiting import (
     DEFAULT_NOT_FOUND_GRACE,
@@ -121,7 +122,8 @@ class SdrsJobSensor(BaseSensorOperator):
         job_id = self._checked_job_id()
         watch = self._watch_for(context)
         try:
-            job = self.hook.get_job(job_id, deadline=watch.started_at + self.timeout)
+            deadline = read_deadline(watch.started_at + self.timeout, self.hook.settings.timeout)
+            job = self.hook.get_job(job_id, deadline=deadline)
         except SdrsJobNotFoundError as error:
             if watch.within_not_found_grace():
                 watch.note_missing(self.log)
