@@ -44,11 +44,15 @@ def as_deadline(value: float | Deadline | None) -> Deadline:
     return NO_DEADLINE if value is None else Deadline(float(value))
 
 
-def read_deadline(end: float | None, minimum: float) -> float | None:
-    """The deadline of a read that must happen even if the wait's ``end`` has passed.
+# The least time a read gets, even at or past the end of a wait: one answer from a healthy endpoint.
+MIN_READ_SECONDS = 1.0
 
-    Airflow itself times a sensor out after a poke, so a poke past the sensor's timeout still reads the
-    job once: it gets ``minimum`` seconds (one request timeout) instead of failing unread.
+
+def read_deadline(end: float | None, minimum: float = MIN_READ_SECONDS) -> float | None:
+    """The deadline of a read that must happen even if the wait's ``end`` is near or has passed.
+
+    Airflow itself times a sensor out after a poke, so a poke at the end of the sensor's timeout still
+    reads the job: it gets at least ``minimum`` seconds instead of failing unread.
     """
     if end is None:
         return None

@@ -122,8 +122,7 @@ class SdrsJobSensor(BaseSensorOperator):
         job_id = self._checked_job_id()
         watch = self._watch_for(context)
         try:
-            deadline = read_deadline(watch.started_at + self.timeout, self.hook.settings.timeout)
-            job = self.hook.get_job(job_id, deadline=deadline)
+            job = self.hook.get_job(job_id, deadline=read_deadline(watch.started_at + self.timeout))
         except SdrsJobNotFoundError as error:
             if watch.within_not_found_grace():
                 watch.note_missing(self.log)

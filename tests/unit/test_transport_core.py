@@ -17,7 +17,7 @@ from airflow_provider_sdrs._core.body import (
     BodyTooLarge,
     body_limit,
 )
-from airflow_provider_sdrs._core.deadline import Deadline, as_deadline, deadline_passed
+from airflow_provider_sdrs._core.deadline import Deadline, as_deadline, deadline_passed, read_deadline
 from airflow_provider_sdrs._core.exchange import NeedToken, Send, Sleep, api_exchange, iam_exchange, job_call
 from airflow_provider_sdrs._core.http import HttpResponse
 from airflow_provider_sdrs._core.retry import RetryPolicy
@@ -194,3 +194,11 @@ def test_a_refused_body_is_a_final_api_error_naming_the_limit():
     with pytest.raises(SdrsApiError) as raised:
         exchange.send(HttpResponse(200, {}, b"", refused="the answer exceeded 4194304 bytes"))
     assert "exceeded 4194304 bytes" in str(raised.value) and "max_response_bytes" in str(raised.value)
+
+
+def test_a_read_at_or_past_the_end_of_a_wait_still_gets_a_moment():
+    now = time.time()
+    assert read_deadline(None) is None
+    assert read_deadline(now + 5) == now + 5
+    assert now + 0.9 < read_deadline(now - 1) <= time.time() + 1
+    assert now + 29 < read_deadline(now + 0.01, 30) <= time.time() + 30
