@@ -120,9 +120,10 @@ def _watch_socket(sock: socket.socket | None) -> None:
 
 
 class _WatchedHTTPConnection(HTTPConnection):
-    def connect(self) -> None:
-        super().connect()
-        _watch_socket(self.sock)
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _watch_socket(sock)  # before any TLS handshake, which a server can trickle too
+        return sock
 
     def request(self, *args: Any, **kwargs: Any) -> None:
         _watch_socket(self.sock)  # a connection reused from the pool
@@ -130,9 +131,10 @@ class _WatchedHTTPConnection(HTTPConnection):
 
 
 class _WatchedHTTPSConnection(HTTPSConnection):
-    def connect(self) -> None:
-        super().connect()
-        _watch_socket(self.sock)
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _watch_socket(sock)
+        return sock
 
     def request(self, *args: Any, **kwargs: Any) -> None:
         _watch_socket(self.sock)

@@ -830,15 +830,22 @@ async def _hold(request: web.Request, seconds: float) -> None:
         await asyncio.sleep(0.05)
 
 
+def _frame(status: int) -> tuple[bytes, bytes]:
+    if status >= 400:
+        return b"<html><head><title>Error</title></head><body><p>", b"</p></body></html>"
+    return b'{"status": "RUNNING", "padding": "', b'"}'
+
+
+def _padded_size(size: int, status: int) -> int:
+    head, tail = _frame(status)
+    return max(size, len(head) + len(tail))
+
+
 def _padded(size: int, status: int) -> Iterator[bytes]:
     """``size`` bytes of a JSON object (or an HTML page for an error status), produced chunk by chunk."""
-    if status >= 400:
-        head, tail = b"<html><head><title>Error</title></head><body><p>", b"</p></body></html>"
-    else:
-        head, tail = b'{"status": "RUNNING", "padding": "', b'"}'
-    size = max(size, len(head) + len(tail))
+    head, tail = _frame(status)
     yield head
-    left = size - len(head) - len(tail)
+    left = _padded_size(size, status) - len(head) - len(tail)
     block = b"a" * _STREAM_CHUNK
     while left > 0:
         yield block[: min(left, _STREAM_CHUNK)]
@@ -855,7 +862,7 @@ async def _stream_body(
     if deflate is not None:
         response.headers["Content-Encoding"] = "gzip"
     else:
-        response.content_length = max(fault.size, 0) or None
+        response.content_length = _padded_size(fault.size, fault.body_status)
     await response.prepare(request)
     try:
         for part in parts:

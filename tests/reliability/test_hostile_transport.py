@@ -663,3 +663,32 @@ def test_a_proxy_without_a_scheme_names_extra_proxy(path, sdrs_simulator, monkey
     with pytest.raises(SdrsConfigError) as raised:
         read_job(path, job_id)
     assert raised.value.field == "extra.proxy"
+
+
+# -- the simulator's control API reaches the new faults ----------------------------------------------------
+
+
+def test_the_transport_faults_can_be_set_through_the_control_api(sdrs_simulator):
+    import urllib.error
+    import urllib.request
+
+    def add(fault: dict[str, Any]) -> dict[str, Any]:
+        request = urllib.request.Request(
+            f"{sdrs_simulator.url}/_sim/faults", data=json.dumps(fault).encode(), method="POST"
+        )
+        request.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return json.loads(answer.read())
+
+    created = [
+        add({"kind": "oversized", "size": 70_000, "body_status": 503, "count": 0}),
+        add({"kind": "gzip_bomb", "size": 10 * MiB, "count": 0}),
+        add({"kind": "trickle", "part": "headers", "delay": 0.1, "count": 0}),
+        add({"kind": "black_hole", "delay": 5, "count": 0}),
+        add({"kind": "set_cookie", "cookie": "a=b", "count": 1}),
+    ]
+    assert [fault["kind"] for fault in created] == ["oversized", "gzip_bomb", "trickle", "black_hole", "set_cookie"]
+    assert created[0]["body_status"] == 503 and created[2]["part"] == "headers" and created[4]["cookie"] == "a=b"
+    with pytest.raises(urllib.error.HTTPError) as refused:  # no credentials: 401, with the cookie
+        urllib.request.urlopen(f"{sdrs_simulator.url}/v1/x/jobs/y", timeout=10)
+    assert refused.value.code == 401 and refused.value.headers["Set-Cookie"] == "a=b"
