@@ -304,7 +304,16 @@ class _Attempts:
                 error.attempts = self.number
                 error.args = (f"{error.args[0]} (after {self.number} attempts)",)
             return None
-        delay = deadline.clip(self.policy.backoff(self.number, retry_after))
+        wanted = self.policy.backoff(self.number, retry_after)
+        delay = deadline.clip(wanted)
+        if delay < wanted:
+            self.log.warning(
+                "SDRS %s: %s; the deadline comes in %.1f s, before the next attempt is due: giving up then",
+                self.operation,
+                _short(error),
+                delay,
+            )
+            return delay
         self.log.warning(
             "SDRS %s: %s; retrying in %.1f s (attempt %d of %d)",
             self.operation,
