@@ -67,18 +67,24 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     },
     "timeout": {
         "label": "Timeout (seconds)",
-        "description": "Seconds to wait for one HTTP answer (default 30).",
+        "description": "Seconds one HTTP request may take in all, body included (default 30).",
         "schema": {"type": ["string", "null"]},
     },
     "proxy": {
         "label": "Proxy",
-        "description": "HTTP(S) proxy URL.",
+        "description": "HTTP(S) proxy URL with its scheme, such as http://proxy.example.com:3128. "
+        "Proxy environment variables are ignored.",
         "schema": {"type": ["string", "null"], "format": "password"},
     },
     "console_url": {
         "label": "Console URL",
         "description": "Base of the console links shown on tasks (default from cloud), or a deep-link template "
         "using {region}, {project_id}, {resource_type}, {resource_id} and {job_id}.",
+        "schema": {"type": ["string", "null"]},
+    },
+    "max_response_bytes": {
+        "label": "Max response bytes",
+        "description": "Largest answer accepted, after decompression (default 4194304, 4 MiB).",
         "schema": {"type": ["string", "null"]},
     },
 }

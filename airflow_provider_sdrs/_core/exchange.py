@@ -22,6 +22,7 @@ import pendulum
 
 from airflow_provider_sdrs import __version__
 from airflow_provider_sdrs._core import signing
+from airflow_provider_sdrs._core.deadline import NO_DEADLINE, Deadline, deadline_passed
 from airflow_provider_sdrs._core.errors import api_error, is_retryable
 from airflow_provider_sdrs._core.http import HttpRequest, HttpResponse, TransportFailure
 from airflow_provider_sdrs._core.ids import validate_id
@@ -377,19 +378,47 @@ class _Attempts:
             error.may_have_started = uncertain
             # A request that never reached the server can always be sent again.
             return error, self.idempotent or not result.reached_server, None
+        if result.refused:
+            # The same oversized answer would come again: not worth another attempt.
+            refused = SdrsApiError(
+                status=result.status,
+                code=None,
+                message=f"{result.refused} (raise extra.max_response_bytes to accept larger answers)",
+                request_id=result.header("x-request-id"),
+                operation=self.operation,
+            )
+            return refused, False, None
         api = api_error(result, operation=self.operation, job_id=job_id, secrets=self.secrets)
         retry_after = parse_retry_after(result.header("retry-after")) if result.status in (429, 503) else None
         # 429 is refused by the gateway before SDRS sees the request, so even a submission may be resent.
         return api, is_retryable(api) and (self.idempotent or result.status == 429), retry_after
 
-    def next_delay(self, error: SdrsError, retryable: bool, retry_after: float | None = None) -> float | None:
-        """Seconds to wait before the next attempt, or ``None`` when ``error`` is final."""
-        if not retryable or self.number >= self.policy.max_attempts:
+    def next_delay(
+        self,
+        error: SdrsError,
+        retryable: bool,
+        retry_after: float | None = None,
+        deadline: Deadline = NO_DEADLINE,
+    ) -> float | None:
+        """Seconds to wait before the next attempt, or ``None`` when ``error`` is final.
+
+        The wait ends at the deadline at the latest; the attempt after it then gives up.
+        """
+        if not retryable or self.number >= self.policy.max_attempts or deadline.passed:
             if self.number > 1 and isinstance(error, (SdrsApiError, SdrsConnectionError)):
                 error.attempts = self.number
                 error.args = (f"{error.args[0]} (after {self.number} attempts)",)
             return None
-        delay = self.policy.backoff(self.number, retry_after)
+        wanted = self.policy.backoff(self.number, retry_after)
+        delay = deadline.clip(wanted)
+        if delay < wanted:
+            self.log.warning(
+                "SDRS %s: %s; the deadline comes in %.1f s, before the next attempt is due: giving up then",
+                self.operation,
+                _short(error),
+                delay,
+            )
+            return delay
         self.log.warning(
             "SDRS %s: %s; retrying in %.1f s (attempt %d of %d)",
             self.operation,
@@ -415,14 +444,22 @@ def _with_token(secrets: tuple[str, ...], token: object) -> tuple[str, ...]:
     return secrets if not value or value in secrets else (*secrets, value)
 
 
-def api_exchange(settings: SdrsSettings, call: ApiCall, policy: RetryPolicy, log: Log) -> Exchange:
-    """Run ``call`` with authentication and retries; return the decoded JSON object."""
+def api_exchange(
+    settings: SdrsSettings, call: ApiCall, policy: RetryPolicy, log: Log, deadline: Deadline = NO_DEADLINE
+) -> Exchange:
+    """Run ``call`` with authentication and retries; return the decoded JSON object.
+
+    :param deadline: no attempt starts after it, and no retry sleep lasts beyond it.
+    """
     attempts = _Attempts(policy, call.operation, call.idempotent, log, settings.secrets)
     for secret in settings.secrets:
         remember_secret(secret)
     token: IamToken | None = None
     refreshed = False
+    last: SdrsError | None = None
     while True:
+        if deadline.passed:
+            raise deadline_passed(call.operation, last)
         attempts.number += 1
         if settings.auth_type == "password":
             token = yield NeedToken(operation=call.operation)
@@ -438,7 +475,7 @@ def api_exchange(settings: SdrsSettings, call: ApiCall, policy: RetryPolicy, log
             )
         result = yield Send(build_api_request(settings, call, project_id=project_id, token=token))
         retry_after = None
-        if isinstance(result, HttpResponse) and 200 <= result.status < 300:
+        if isinstance(result, HttpResponse) and 200 <= result.status < 300 and not result.refused:
             try:
                 return _decode_json(result, call.operation, attempts.secrets)
             except SdrsApiError as malformed:
@@ -455,22 +492,26 @@ def api_exchange(settings: SdrsSettings, call: ApiCall, policy: RetryPolicy, log
             continue
         else:
             error, retryable, retry_after = attempts.classify(result, call.job_id)
-        delay = attempts.next_delay(error, retryable, retry_after)
+        delay = attempts.next_delay(error, retryable, retry_after, deadline)
         if delay is None:
             raise error
+        last = error
         yield Sleep(delay)
 
 
-def iam_exchange(settings: SdrsSettings, policy: RetryPolicy, log: Log) -> Exchange:
+def iam_exchange(settings: SdrsSettings, policy: RetryPolicy, log: Log, deadline: Deadline = NO_DEADLINE) -> Exchange:
     """Obtain a project-scoped IAM token; return an :class:`IamToken`."""
     operation = f"IAM token request for user {settings.login!r} in domain {settings.domain_name!r}"
     attempts = _Attempts(policy, operation, True, log, settings.secrets)
     for secret in settings.secrets:
         remember_secret(secret)
+    last: SdrsError | None = None
     while True:
+        if deadline.passed:
+            raise deadline_passed(operation, last)
         attempts.number += 1
         result = yield Send(build_iam_request(settings))
-        if isinstance(result, HttpResponse) and 200 <= result.status < 300:
+        if isinstance(result, HttpResponse) and 200 <= result.status < 300 and not result.refused:
             return _parse_token(result, settings, log)
         error, retryable, retry_after = attempts.classify(result)
         if isinstance(error, SdrsApiError) and error.status in (400, 401, 403):
@@ -481,7 +522,8 @@ def iam_exchange(settings: SdrsSettings, policy: RetryPolicy, log: Log) -> Excha
                 operation=operation,
                 message=f"IAM refused the credentials: {error.message}",
             )
-        delay = attempts.next_delay(error, retryable, retry_after)
+        delay = attempts.next_delay(error, retryable, retry_after, deadline)
         if delay is None:
             raise error
+        last = error
         yield Sleep(delay)

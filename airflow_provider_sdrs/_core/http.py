@@ -19,11 +19,15 @@ class HttpRequest:
 
 @dataclass(frozen=True)
 class HttpResponse:
-    """A response as read from the wire; header names are lower-cased."""
+    """A response as read from the wire; header names are lower-cased.
+
+    :param refused: why the body was not read (it was too large); ``body`` is then empty.
+    """
 
     status: int
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
+    refused: str | None = None
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())

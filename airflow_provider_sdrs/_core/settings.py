@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import os
 import re
@@ -12,6 +13,7 @@ from functools import cached_property
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from airflow_provider_sdrs._core.body import DEFAULT_MAX_RESPONSE_BYTES
 from airflow_provider_sdrs._core.console import check_console_url
 from airflow_provider_sdrs.exceptions import SdrsConfigError
 
@@ -60,8 +62,12 @@ _KNOWN_EXTRAS = frozenset(
         "timeout",
         "proxy",
         "console_url",
+        "max_response_bytes",
     }
 )
+# Bounds of extra.max_response_bytes: room for a large job document, and far below a worker's memory.
+MIN_RESPONSE_BYTES = 64 * 1024
+MAX_RESPONSE_BYTES = 1024 * 1024 * 1024
 
 
 def _strip_prefix(extra: Mapping[str, Any]) -> dict[str, Any]:
@@ -144,6 +150,64 @@ def _timeout(value: Any, conn_id: str) -> float | None:
     return seconds
 
 
+def _max_response_bytes(value: Any, conn_id: str) -> int:
+    if value is None:
+        return DEFAULT_MAX_RESPONSE_BYTES
+    number: Any = value
+    if isinstance(value, str):
+        try:
+            number = int(value.strip())
+        except ValueError:
+            number = None
+    if (
+        not isinstance(number, int)
+        or isinstance(number, bool)
+        or not MIN_RESPONSE_BYTES <= number <= MAX_RESPONSE_BYTES
+    ):
+        raise SdrsConfigError(
+            "extra.max_response_bytes",
+            f"must be a whole number of bytes from {MIN_RESPONSE_BYTES} to {MAX_RESPONSE_BYTES}, got {value!r}",
+            conn_id=conn_id,
+        )
+    return number
+
+
+def normalise_proxy(value: str | None, conn_id: str) -> str | None:
+    """The proxy URL both transports use, or ``None``.
+
+    A proxy must name its scheme: ``host:port`` alone is read differently by different HTTP clients.
+    """
+    if not value:
+        return None
+    if "://" not in value:
+        raise SdrsConfigError(
+            "extra.proxy", "must be a URL with its scheme, such as http://proxy.example.com:3128", conn_id=conn_id
+        )
+    parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        raise SdrsConfigError(
+            "extra.proxy", "has a port that is not a number from 1 to 65535", conn_id=conn_id
+        ) from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise SdrsConfigError("extra.proxy", "must be an http(s) proxy URL with a host name", conn_id=conn_id)
+    if parts.path.strip("/") or parts.query or parts.fragment:
+        raise SdrsConfigError("extra.proxy", "must not contain a path, query or fragment", conn_id=conn_id)
+    return f"{parts.scheme.lower()}://{parts.netloc}"
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 @dataclass(frozen=True)
 class SdrsSettings:
     """Everything the provider needs from an ``sdrs`` connection, validated.
@@ -167,6 +231,7 @@ class SdrsSettings:
     verify: bool | str = True
     timeout: float = DEFAULT_TIMEOUT
     proxy: str | None = field(default=None, repr=False)
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
 
     @classmethod
     def from_connection(
@@ -280,9 +345,7 @@ class SdrsSettings:
         )
         console_text = _as_text(extra, "console_url", conn_id)
         console_url = check_console_url(console_text, conn_id) if console_text else profile.console
-        proxy = _as_text(extra, "proxy", conn_id)
-        if proxy and urlsplit(proxy if "://" in proxy else "http://" + proxy).scheme not in ("http", "https"):
-            raise SdrsConfigError("extra.proxy", "must be an http(s) proxy URL", conn_id=conn_id)
+        proxy = normalise_proxy(_as_text(extra, "proxy", conn_id), conn_id)
         effective_timeout = timeout if timeout is not None else _timeout(extra.get("timeout"), conn_id)
         return cls(
             conn_id=conn_id,
@@ -301,12 +364,21 @@ class SdrsSettings:
             verify=_verify(extra.get("verify"), conn_id),
             timeout=effective_timeout if effective_timeout is not None else DEFAULT_TIMEOUT,
             proxy=proxy,
+            max_response_bytes=_max_response_bytes(extra.get("max_response_bytes"), conn_id),
         )
 
     @cached_property
     def endpoint_parts(self) -> EndpointParts:
         parts = urlsplit(self.endpoint)
         return EndpointParts(f"{parts.scheme}://{parts.netloc}", parts.path, parts.netloc)
+
+    @property
+    def cleartext_endpoints(self) -> list[str]:
+        """The fields whose plain-http URL is not on loopback, so credentials would cross a network unencrypted."""
+        fields = [("host", self.endpoint)]
+        if self.auth_type == "password":
+            fields.append(("extra.iam_endpoint", self.iam_endpoint))
+        return [name for name, url in fields if url.startswith("http://") and not _is_loopback(urlsplit(url).hostname)]
 
     @property
     def secrets(self) -> tuple[str, ...]:

@@ -1,4 +1,4 @@
-"""Runs core exchanges over aiohttp, with one client session per event loop and TLS/proxy setup."""
+"""Runs core exchanges over aiohttp, with client sessions per event loop and endpoint, and TLS/proxy setup."""
 
 from __future__ import annotations
 
@@ -7,11 +7,21 @@ import ssl
 import weakref
 from collections.abc import Callable
 from typing import Any
-from urllib.request import getproxies_environment, proxy_bypass
+from urllib.parse import urlsplit
 
 import aiohttp
 from yarl import URL
 
+from airflow_provider_sdrs._core.body import (
+    CHUNK_SIZE,
+    BodyCorrupt,
+    BodyReader,
+    BodyTooLarge,
+    body_limit,
+    unusable,
+    wire_headers,
+)
+from airflow_provider_sdrs._core.deadline import NO_DEADLINE, Deadline, deadline_passed
 from airflow_provider_sdrs._core.exchange import (
     Exchange,
     IamToken,
@@ -26,26 +36,42 @@ from airflow_provider_sdrs._core.logs import Log
 from airflow_provider_sdrs._core.retry import RetryPolicy
 from airflow_provider_sdrs._core.settings import SdrsSettings
 from airflow_provider_sdrs._core.tokens import TOKEN_CACHE
+from airflow_provider_sdrs._core.trust import ca_bundle
 from airflow_provider_sdrs.exceptions import SdrsError
 
-# Connections kept open per session: bounds the sockets a triggerer opens, however many waits it holds.
+# Connections kept open per endpoint: bounds the sockets a triggerer opens to one endpoint, however many
+# waits it holds.
 POOL_SIZE = 64
 
 SessionKey = tuple[Any, ...]
 
 
 class _Lease:
-    __slots__ = ("session", "users")
+    """A client session for one endpoint, the hooks holding it, and its free connection slots.
+
+    Waiting for a slot happens before a request's timeout starts, so the queue in front of a slow
+    endpoint costs its own waits time, never their request timeouts or the waits on other endpoints.
+    """
+
+    __slots__ = ("session", "slots", "users")
 
     def __init__(self, session: aiohttp.ClientSession) -> None:
         self.session = session
+        self.slots = asyncio.Semaphore(POOL_SIZE)
         self.users = 0
 
 
-class SessionPool:
-    """Client sessions shared by every hook on an event loop, by TLS and proxy settings.
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``: the unit of connection pooling."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
-    A session lives as long as some hook holds it; the last one out closes it.
+
+class SessionPool:
+    """Client sessions shared by every hook on an event loop: one per endpoint, proxy and TLS settings.
+
+    A black-hole endpoint fills only its own session's connections. A session lives as long as some hook
+    holds it; the last one out closes it.
     """
 
     def __init__(self) -> None:
@@ -54,31 +80,44 @@ class SessionPool:
         )
 
     @staticmethod
-    def key(settings: SdrsSettings) -> SessionKey:
-        return (settings.verify, settings.proxy)
+    def origins(settings: SdrsSettings) -> list[str]:
+        """The endpoints a hook with ``settings`` talks to: SDRS, and IAM for password authentication."""
+        found = [origin_of(settings.endpoint)]
+        if settings.auth_type == "password" and origin_of(settings.iam_endpoint) not in found:
+            found.append(origin_of(settings.iam_endpoint))
+        return found
 
-    def acquire(self, settings: SdrsSettings) -> aiohttp.ClientSession:
+    @staticmethod
+    def key(settings: SdrsSettings, origin: str) -> SessionKey:
+        return (origin, settings.proxy, settings.verify)
+
+    def acquire(self, settings: SdrsSettings) -> dict[str, _Lease]:
+        """The sessions for every endpoint of ``settings``, by origin."""
         loop = asyncio.get_running_loop()
         leases = self._leases.setdefault(loop, {})
-        key = self.key(settings)
-        lease = leases.get(key)
-        if lease is None or lease.session.closed:
-            lease = _Lease(_new_session(settings))
-            leases[key] = lease
-        lease.users += 1
-        return lease.session
+        held: dict[str, _Lease] = {}
+        for origin in self.origins(settings):
+            key = self.key(settings, origin)
+            lease = leases.get(key)
+            if lease is None or lease.session.closed:
+                lease = _Lease(_new_session(settings))
+                leases[key] = lease
+            lease.users += 1
+            held[origin] = lease
+        return held
 
     async def release(self, settings: SdrsSettings) -> None:
         loop = asyncio.get_running_loop()
         leases = self._leases.get(loop, {})
-        key = self.key(settings)
-        lease = leases.get(key)
-        if lease is None:
-            return
-        lease.users -= 1
-        if lease.users <= 0:
-            del leases[key]
-            await lease.session.close()
+        for origin in self.origins(settings):
+            key = self.key(settings, origin)
+            lease = leases.get(key)
+            if lease is None:
+                continue
+            lease.users -= 1
+            if lease.users <= 0:
+                del leases[key]
+                await lease.session.close()
 
     def open_sessions(self) -> int:
         """How many sessions are open on the running loop (for tests and benchmarks)."""
@@ -90,65 +129,93 @@ SESSIONS = SessionPool()
 
 
 def _ssl(settings: SdrsSettings) -> ssl.SSLContext | bool:
-    if settings.verify is False:
+    bundle = ca_bundle(settings)
+    if bundle is False:
         return False
-    if isinstance(settings.verify, str):
-        return ssl.create_default_context(cafile=settings.verify)
-    return True
+    # An explicit bundle: the OpenSSL default paths would let SSL_CERT_FILE widen the trust.
+    return ssl.create_default_context(cafile=bundle)
 
 
 def _new_session(settings: SdrsSettings) -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(limit=POOL_SIZE, ssl=_ssl(settings), ttl_dns_cache=300)
-    # trust_env would read ~/.netrc and the proxy variables in a worker thread on every request;
-    # environment proxies are resolved once per host by the transport instead.
-    return aiohttp.ClientSession(connector=connector, auto_decompress=True, trust_env=False)
-
-
-_ENVIRONMENT_PROXIES: dict[tuple[str, str | None, int | None], str | None] = {}
-
-
-def _environment_proxy(url: URL) -> str | None:
-    """The proxy the environment (HTTPS_PROXY, NO_PROXY...) sets for ``url``, read once per host."""
-    key = (url.scheme, url.host, url.port)
-    if key not in _ENVIRONMENT_PROXIES:
-        bypass = url.host is None or proxy_bypass(url.host)
-        _ENVIRONMENT_PROXIES[key] = None if bypass else getproxies_environment().get(url.scheme)
-    return _ENVIRONMENT_PROXIES[key]
+    # trust_env off: no ~/.netrc, no proxy or CA variables; no cookie jar: SDRS needs none, and one jar
+    # would carry a cookie from one connection's answer into another connection's requests. Bodies are
+    # decompressed by the core's size-limited reader, not by aiohttp.
+    return aiohttp.ClientSession(
+        connector=connector, auto_decompress=False, trust_env=False, cookie_jar=aiohttp.DummyCookieJar()
+    )
 
 
 class AiohttpTransport:
-    def __init__(self, session: aiohttp.ClientSession, settings: SdrsSettings) -> None:
-        self.session = session
+    def __init__(self, leases: dict[str, _Lease], settings: SdrsSettings) -> None:
+        self.leases = leases
         self.settings = settings
         # Per request, not per session: hooks with different timeouts share the session.
         self.timeout = aiohttp.ClientTimeout(total=settings.timeout)
 
-    async def run(self, exchange: Exchange, get_token: Callable[[IamToken | None], Any] | None = None) -> Any:
+    async def run(
+        self,
+        exchange: Exchange,
+        get_token: Callable[[IamToken | None, Deadline], Any] | None = None,
+        deadline: Deadline = NO_DEADLINE,
+    ) -> Any:
         """Drive ``exchange`` over this transport."""
-        return await run_async(exchange, self, get_token)
+        return await run_async(exchange, self, get_token, deadline)
 
-    def _proxy(self, url: URL) -> str | None:
-        return self.settings.proxy or _environment_proxy(url)
+    async def send(self, request: HttpRequest, deadline: Deadline = NO_DEADLINE) -> HttpResponse | TransportFailure:
+        origin = origin_of(request.url)
+        lease = self.leases.get(origin)
+        if lease is None:  # pragma: no cover - the core only builds requests to the connection's endpoints
+            raise RuntimeError(f"no session for {origin}")
+        left = deadline.remaining()
+        try:
+            if left is None:
+                await lease.slots.acquire()
+            else:
+                await asyncio.wait_for(lease.slots.acquire(), left)
+        except asyncio.TimeoutError:
+            return TransportFailure("connect", f"the deadline passed while waiting for a free connection to {origin}")
+        try:
+            return await self._send(lease.session, request, deadline.clip(self.settings.timeout))
+        finally:
+            lease.slots.release()
 
-    async def send(self, request: HttpRequest) -> HttpResponse | TransportFailure:
+    async def _send(
+        self, session: aiohttp.ClientSession, request: HttpRequest, budget: float
+    ) -> HttpResponse | TransportFailure:
+        if budget <= 0:
+            return TransportFailure("timeout", "the deadline passed before the request was sent")
+        timeout = self.timeout if budget == self.settings.timeout else aiohttp.ClientTimeout(total=budget)
         try:
             url = URL(request.url, encoded=True)
-            async with self.session.request(
+            # The total timeout covers connecting, sending and reading the whole body.
+            async with session.request(
                 request.method,
                 url,
-                headers=dict(request.headers),
+                headers=wire_headers(request.headers),
                 data=request.body,
-                proxy=self._proxy(url),
-                timeout=self.timeout,
+                proxy=self.settings.proxy,
+                timeout=timeout,
                 allow_redirects=False,
             ) as response:
-                body = await response.read()
                 headers = {name.lower(): value for name, value in response.headers.items()}
+                try:
+                    limit, clip = body_limit(response.status, self.settings.max_response_bytes)
+                    reader = BodyReader(limit, headers.get("content-encoding"), clip=clip)
+                    async for chunk in response.content.iter_chunked(CHUNK_SIZE):
+                        reader.feed(chunk)
+                        if reader.done:
+                            response.close()  # the rest is not wanted: drop the connection
+                            break
+                    body = reader.finish()
+                except (BodyTooLarge, BodyCorrupt) as error:
+                    response.close()
+                    return unusable(response.status, headers, error)
                 return HttpResponse(response.status, headers, body)
         except aiohttp.ClientConnectorError as exc:
             return TransportFailure("connect", f"{type(exc).__name__}: {exc}")
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            return TransportFailure("timeout", f"no answer within {self.settings.timeout:g} s ({type(exc).__name__})")
+            return TransportFailure("timeout", f"no complete answer within {budget:g} s ({type(exc).__name__})")
         except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, aiohttp.ClientPayloadError) as exc:
             return TransportFailure("reset", f"{type(exc).__name__}: {exc}")
         except aiohttp.ClientError as exc:
@@ -158,15 +225,16 @@ class AiohttpTransport:
 async def run_async(
     exchange: Exchange,
     transport: AiohttpTransport,
-    get_token: Callable[[IamToken | None], Any] | None = None,
+    get_token: Callable[[IamToken | None, Deadline], Any] | None = None,
+    deadline: Deadline = NO_DEADLINE,
 ) -> Any:
-    """Drive ``exchange`` to its result on the running event loop."""
+    """Drive ``exchange`` to its result on the running event loop; requests and token waits end by ``deadline``."""
     result: Any = None
     try:
         while True:
             step = exchange.send(result)
             if isinstance(step, Send):
-                result = await transport.send(step.request)
+                result = await transport.send(step.request, deadline)
             elif isinstance(step, Sleep):
                 await asyncio.sleep(step.seconds)
                 result = None
@@ -174,7 +242,7 @@ async def run_async(
                 if get_token is None:
                     raise RuntimeError("this exchange needs no token")
                 try:
-                    result = await get_token(step.stale)
+                    result = await get_token(step.stale, deadline)
                 except SdrsError as error:
                     raise token_failure(error, step) from None
             else:  # pragma: no cover - the core yields nothing else
@@ -189,24 +257,36 @@ def async_token(
     policy: RetryPolicy,
     log: Log,
     on_new_token: Callable[[IamToken], None],
-) -> Callable[[IamToken | None], Any]:
+) -> Callable[[IamToken | None, Deadline], Any]:
     """A token source for :func:`run_async`: one IAM request per credentials at a time, per loop."""
     key = settings.token_key
 
-    async def get_token(stale: IamToken | None) -> IamToken:
+    async def get_token(stale: IamToken | None, deadline: Deadline = NO_DEADLINE) -> IamToken:
         if stale is None:
             token = TOKEN_CACHE.get(key)
             if token is not None:
                 return token
-        async with TOKEN_CACHE.loop_lock(key):
+        lock = TOKEN_CACHE.loop_lock(key)
+        left = deadline.remaining()
+        try:
+            if left is None:
+                await lock.acquire()
+            else:
+                # Another wait may be fetching the token for longer than this one may wait.
+                await asyncio.wait_for(lock.acquire(), left)
+        except asyncio.TimeoutError:
+            raise deadline_passed("wait for an IAM token") from None
+        try:
             if stale is not None:
                 TOKEN_CACHE.discard(key, stale)
             token = TOKEN_CACHE.get(key)
             if token is None:
                 log.info("Requesting an IAM token for user %r at %s", settings.login, settings.iam_endpoint)
-                token = await run_async(iam_exchange(settings, policy, log), transport)
+                token = await run_async(iam_exchange(settings, policy, log, deadline), transport, deadline=deadline)
                 on_new_token(token)
                 TOKEN_CACHE.put(key, token)
             return token
+        finally:
+            lock.release()
 
     return get_token

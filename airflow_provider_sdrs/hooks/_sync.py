@@ -1,14 +1,37 @@
-"""Runs core exchanges over ``requests``."""
+"""Runs core exchanges over ``requests``.
+
+The session trusts nothing from the worker's environment (no ``~/.netrc``, proxy or CA variables), keeps
+no cookies, reads bodies through the core's size limit, and bounds each request as a whole: a watchdog
+shuts the socket when the time is up, however slowly the server trickles its headers or body.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 import time
 from collections.abc import Callable
+from http.cookiejar import CookiePolicy
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
+from requests.cookies import RequestsCookieJar
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NewConnectionError
 
+from airflow_provider_sdrs._core.body import (
+    CHUNK_SIZE,
+    BodyCorrupt,
+    BodyReader,
+    BodyTooLarge,
+    body_limit,
+    unusable,
+    wire_headers,
+)
+from airflow_provider_sdrs._core.deadline import NO_DEADLINE, Deadline, deadline_passed
 from airflow_provider_sdrs._core.exchange import (
     Exchange,
     IamToken,
@@ -23,43 +46,207 @@ from airflow_provider_sdrs._core.logs import Log
 from airflow_provider_sdrs._core.retry import RetryPolicy
 from airflow_provider_sdrs._core.settings import SdrsSettings
 from airflow_provider_sdrs._core.tokens import TOKEN_CACHE
+from airflow_provider_sdrs._core.trust import ca_bundle
 from airflow_provider_sdrs.exceptions import SdrsError
 
 
+class _NoCookies(CookiePolicy):
+    """SDRS needs no cookies; one kept from an answer could travel with another connection's requests."""
+
+    netscape = True
+    rfc2965 = False
+    hide_cookie2 = True
+
+    def set_ok(self, cookie: Any, request: Any) -> bool:
+        return False
+
+    def return_ok(self, cookie: Any, request: Any) -> bool:
+        return False
+
+    def domain_return_ok(self, domain: str, request: Any) -> bool:
+        return False
+
+    def path_return_ok(self, path: str, request: Any) -> bool:
+        return False
+
+
+class _Watchdog:
+    """Shuts the socket of one request down once its time is up, from a timer thread."""
+
+    def __init__(self, seconds: float) -> None:
+        self.fired = False
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def attach(self, sock: socket.socket | None) -> None:
+        if sock is None:
+            return
+        with self._lock:
+            self._sock = sock
+            fired = self.fired
+        if fired:
+            _shut(sock)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            sock = self._sock
+        if sock is not None:
+            _shut(sock)
+
+    def disarm(self) -> None:
+        """The request is over: a late timer must not shut a connection that is back in the pool."""
+        self._timer.cancel()
+        with self._lock:
+            self._sock = None
+
+
+def _shut(sock: socket.socket) -> None:
+    # The plain socket's shutdown, also for TLS sockets: it wakes a read blocked in another thread.
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+_WATCH = threading.local()
+
+
+def _watch_socket(sock: socket.socket | None) -> None:
+    watchdog: _Watchdog | None = getattr(_WATCH, "current", None)
+    if watchdog is not None:
+        watchdog.attach(sock)
+
+
+class _WatchedHTTPConnection(HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _watch_socket(sock)  # before any TLS handshake, which a server can trickle too
+        return sock
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _watch_socket(self.sock)  # a connection reused from the pool
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _watch_socket(sock)
+        return sock
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _watch_socket(self.sock)
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+_POOL_CLASSES = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+class _WatchedAdapter(HTTPAdapter):
+    """An adapter whose connections report their sockets to the request's watchdog."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _POOL_CLASSES
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = _POOL_CLASSES
+        return manager
+
+
+def new_session(settings: SdrsSettings) -> requests.Session:
+    """A session that takes authentication, proxy and trust from the connection only."""
+    session = requests.Session()
+    session.trust_env = False
+    session.cookies = RequestsCookieJar(policy=_NoCookies())
+    session.verify = ca_bundle(settings)
+    session.proxies = {"http": settings.proxy, "https": settings.proxy} if settings.proxy else {}
+    adapter = _WatchedAdapter()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
 class RequestsTransport:
-    """One ``requests.Session`` (and so one connection pool) per hook."""
+    """One ``requests.Session`` (and so one connection pool per endpoint) per hook."""
 
     def __init__(self, settings: SdrsSettings) -> None:
         self.settings = settings
-        self.session = requests.Session()
-        self.session.verify = settings.verify
-        if settings.proxy:
-            self.session.proxies = {"http": settings.proxy, "https": settings.proxy}
+        self.session = new_session(settings)
 
-    def send(self, request: HttpRequest) -> HttpResponse | TransportFailure:
+    def send(self, request: HttpRequest, deadline: Deadline = NO_DEADLINE) -> HttpResponse | TransportFailure:
+        budget = deadline.clip(self.settings.timeout)
+        if budget <= 0:
+            return TransportFailure("timeout", "the deadline passed before the request was sent")
+        watchdog = _Watchdog(budget)
+        _WATCH.current = watchdog
+        try:
+            return self._send(request, budget, watchdog)
+        finally:
+            _WATCH.current = None
+            watchdog.disarm()
+
+    def _send(self, request: HttpRequest, budget: float, watchdog: _Watchdog) -> HttpResponse | TransportFailure:
+        too_slow = TransportFailure("timeout", f"no complete answer within {budget:g} s")
         try:
             response = self.session.request(
                 request.method,
                 request.url,
-                headers=dict(request.headers),
+                headers=wire_headers(request.headers),
                 data=request.body,
-                timeout=self.settings.timeout,
+                timeout=budget,
                 allow_redirects=False,
+                stream=True,
             )
         except requests.exceptions.ConnectTimeout as exc:
             return TransportFailure("connect", f"{type(exc).__name__}: {exc}")
         except requests.exceptions.SSLError as exc:
-            return TransportFailure("connect", f"TLS error: {exc}")
+            return too_slow if watchdog.fired else TransportFailure("connect", f"TLS error: {exc}")
         except requests.exceptions.ReadTimeout as exc:
-            return TransportFailure("timeout", f"no answer within {self.settings.timeout:g} s: {exc}")
+            return TransportFailure("timeout", f"no answer within {budget:g} s: {exc}")
         except requests.exceptions.ConnectionError as exc:
+            if watchdog.fired:
+                return too_slow
             reason = getattr(exc.args[0], "reason", None) if exc.args else None
             kind: FailureKind = "connect" if isinstance(reason, NewConnectionError) else "reset"
             return TransportFailure(kind, f"{type(exc).__name__}: {exc}")
         except requests.exceptions.RequestException as exc:
-            return TransportFailure("protocol", f"{type(exc).__name__}: {exc}")
+            return too_slow if watchdog.fired else TransportFailure("protocol", f"{type(exc).__name__}: {exc}")
         headers = {name.lower(): value for name, value in response.headers.items()}
-        return HttpResponse(response.status_code, headers, response.content)
+        complete = False
+        try:
+            limit, clip = body_limit(response.status_code, self.settings.max_response_bytes)
+            reader = BodyReader(limit, headers.get("content-encoding"), clip=clip)
+            for chunk in response.raw.stream(CHUNK_SIZE, decode_content=False):
+                reader.feed(chunk)
+                if reader.done:
+                    break
+            else:
+                complete = True
+            body = reader.finish()
+        except (BodyTooLarge, BodyCorrupt) as error:
+            return unusable(response.status_code, headers, error)
+        except Exception as exc:  # whatever the socket or urllib3 raised mid-body
+            if watchdog.fired:
+                return too_slow
+            return TransportFailure("reset", f"the answer broke off: {type(exc).__name__}: {exc}")
+        finally:
+            watchdog.disarm()
+            if complete:
+                response.raw.release_conn()  # read to the end: the connection can serve the next request
+            response.close()
+        return HttpResponse(response.status_code, headers, body)
 
     def close(self) -> None:
         self.session.close()
@@ -68,15 +255,16 @@ class RequestsTransport:
 def run_sync(
     exchange: Exchange,
     transport: RequestsTransport,
-    get_token: Callable[[IamToken | None], IamToken] | None = None,
+    get_token: Callable[[IamToken | None, Deadline], IamToken] | None = None,
+    deadline: Deadline = NO_DEADLINE,
 ) -> Any:
-    """Drive ``exchange`` to its result, blocking."""
+    """Drive ``exchange`` to its result, blocking; requests and token waits end by ``deadline``."""
     result: Any = None
     try:
         while True:
             step = exchange.send(result)
             if isinstance(step, Send):
-                result = transport.send(step.request)
+                result = transport.send(step.request, deadline)
             elif isinstance(step, Sleep):
                 time.sleep(step.seconds)
                 result = None
@@ -84,7 +272,7 @@ def run_sync(
                 if get_token is None:
                     raise RuntimeError("this exchange needs no token")
                 try:
-                    result = get_token(step.stale)
+                    result = get_token(step.stale, deadline)
                 except SdrsError as error:
                     raise token_failure(error, step) from None
             else:  # pragma: no cover - the core yields nothing else
@@ -99,20 +287,26 @@ def sync_token(
     policy: RetryPolicy,
     log: Log,
     on_new_token: Callable[[IamToken], None],
-) -> Callable[[IamToken | None], IamToken]:
+) -> Callable[[IamToken | None, Deadline], IamToken]:
     """A token source for :func:`run_sync` backed by the process-wide cache."""
     key = settings.token_key
 
-    def get_token(stale: IamToken | None) -> IamToken:
-        with TOKEN_CACHE.thread_lock(key):
+    def get_token(stale: IamToken | None, deadline: Deadline = NO_DEADLINE) -> IamToken:
+        lock = TOKEN_CACHE.thread_lock(key)
+        left = deadline.remaining()
+        if not lock.acquire(timeout=-1 if left is None else left):
+            raise deadline_passed("wait for an IAM token")
+        try:
             if stale is not None:
                 TOKEN_CACHE.discard(key, stale)
             token = TOKEN_CACHE.get(key)
             if token is None:
                 log.info("Requesting an IAM token for user %r at %s", settings.login, settings.iam_endpoint)
-                token = run_sync(iam_exchange(settings, policy, log), transport)
+                token = run_sync(iam_exchange(settings, policy, log, deadline), transport, deadline=deadline)
                 on_new_token(token)
                 TOKEN_CACHE.put(key, token)
             return token
+        finally:
+            lock.release()
 
     return get_token

@@ -13,7 +13,8 @@ from airflow.providers.common.compat.sdk import BaseHook
 
 from airflow_provider_sdrs._core import numbers, operations
 from airflow_provider_sdrs._core.answers import job_from_answer, resource_from_answer
-from airflow_provider_sdrs._core.exchange import ApiCall, Exchange, IamToken, api_exchange, job_call
+from airflow_provider_sdrs._core.deadline import Deadline, as_deadline
+from airflow_provider_sdrs._core.exchange import ApiCall, IamToken, api_exchange, job_call
 from airflow_provider_sdrs._core.ids import SAFE_SEGMENT
 from airflow_provider_sdrs._core.retry import RetryPolicy
 from airflow_provider_sdrs._core.settings import SdrsSettings, unknown_extra_keys
@@ -157,7 +158,7 @@ class SdrsHook(BaseHook):
         )
         self._async_settings: SdrsSettings | None = None
         self._async_transport: AiohttpTransport | None = None
-        self._async_token_source: Callable[[IamToken | None], Awaitable[IamToken]] | None = None
+        self._async_token_source: Callable[[IamToken | None, Deadline], Awaitable[IamToken]] | None = None
         self._async_depth = 0
 
     # -- connection ------------------------------------------------------------------------------
@@ -175,6 +176,12 @@ class SdrsHook(BaseHook):
                 "Connection %r turns TLS certificate verification off (extra.verify=false); "
                 "use it only against a local simulator",
                 settings.conn_id,
+            )
+        for field_name in settings.cleartext_endpoints:
+            self.log.warning(
+                "Connection %r sends credentials over plain http to a host that is not on loopback (%s); use https",
+                settings.conn_id,
+                field_name,
             )
         return settings
 
@@ -212,23 +219,31 @@ class SdrsHook(BaseHook):
 
         return RequestsTransport(self.settings)
 
-    def _run(self, exchange: Exchange) -> Any:
+    def _run(self, call: ApiCall, deadline: float | None) -> Any:
         from airflow_provider_sdrs.hooks._sync import run_sync, sync_token
 
         settings = self.settings
         token_source = None
         if settings.auth_type == "password":
             token_source = sync_token(settings, self._transport, self.retry_policy, self.log, self._on_new_token)
-        return run_sync(exchange, self._transport, token_source)
+        limit = as_deadline(deadline)
+        exchange = api_exchange(settings, call, self.retry_policy, self.log, limit)
+        return run_sync(exchange, self._transport, token_source, limit)
 
-    def call(self, call: ApiCall) -> dict[str, Any]:
-        """Run one SDRS API call and return its decoded JSON body."""
-        return self._run(api_exchange(self.settings, call, self.retry_policy, self.log))
+    def call(self, call: ApiCall, *, deadline: float | None = None) -> dict[str, Any]:
+        """Run one SDRS API call and return its decoded JSON body.
 
-    def get_job(self, job_id: str) -> SdrsJob:
+        :param deadline: wall-clock limit (epoch seconds, as ``time.time()``) for the whole call: request
+            timeouts, retries, ``Retry-After`` waits and the wait for an IAM token end by then. Past it
+            the call raises the last error it met, or an ``SdrsConnectionError`` saying the deadline passed.
+        """
+        return self._run(call, deadline)
+
+    def get_job(self, job_id: str, *, deadline: float | None = None) -> SdrsJob:
         """Read an SDRS job.
 
         :param job_id: the id returned by the call that started the job.
+        :param deadline: wall-clock limit for the whole read, see :meth:`call`.
         :raises SdrsValidationError: ``job_id`` is not a safe id; nothing was sent.
         :raises SdrsJobNotFoundError: SDRS says it does not know the job.
         :raises SdrsApiError: SDRS answered with another error (after retries for transient ones), or with
@@ -236,7 +251,7 @@ class SdrsHook(BaseHook):
         :raises SdrsConnectionError: SDRS could not be reached, after retries.
         """
         request = job_call(job_id)
-        return _job(self.call(request), job_id)
+        return _job(self.call(request, deadline=deadline), job_id)
 
     # -- DR operations: each submits a job and returns its id --------------------------------------
     #
@@ -296,30 +311,42 @@ class SdrsHook(BaseHook):
 
     # -- reads --------------------------------------------------------------------------------------
 
-    def get_protection_group(self, server_group_id: str) -> dict[str, Any]:
+    def get_protection_group(self, server_group_id: str, *, deadline: float | None = None) -> dict[str, Any]:
         """The ``server_group`` document (``status``, ``priority_station``...).
 
+        :param deadline: wall-clock limit for the whole read, see :meth:`call`.
         :raises SdrsResourceNotFoundError: no such group (SDRS.1013).
         """
         return _member(
-            self.call(operations.get_group(server_group_id)), "server_group", server_group_id, "protection group"
+            self.call(operations.get_group(server_group_id), deadline=deadline),
+            "server_group",
+            server_group_id,
+            "protection group",
         )
 
-    def list_protection_groups(self, name: str | None = None) -> list[dict[str, Any]]:
+    def list_protection_groups(self, name: str | None = None, *, deadline: float | None = None) -> list[dict[str, Any]]:
         """Protection groups of the project; with ``name``, only those with exactly that name."""
-        found = _members(self.call(operations.list_groups(name)), "server_groups")
+        found = _members(self.call(operations.list_groups(name), deadline=deadline), "server_groups")
         return [group for group in found if name is None or group.get("name") == name]
 
-    def get_drill(self, drill_id: str) -> dict[str, Any]:
+    def get_drill(self, drill_id: str, *, deadline: float | None = None) -> dict[str, Any]:
         """The ``disaster_recovery_drill`` document.
 
+        :param deadline: wall-clock limit for the whole read, see :meth:`call`.
         :raises SdrsResourceNotFoundError: no such drill (SDRS.1902).
         """
-        return _member(self.call(operations.get_drill(drill_id)), "disaster_recovery_drill", drill_id, "DR drill")
+        return _member(
+            self.call(operations.get_drill(drill_id), deadline=deadline),
+            "disaster_recovery_drill",
+            drill_id,
+            "DR drill",
+        )
 
-    def list_drills(self, server_group_id: str | None = None) -> list[dict[str, Any]]:
+    def list_drills(self, server_group_id: str | None = None, *, deadline: float | None = None) -> list[dict[str, Any]]:
         """DR drills, of one protection group or of the whole project."""
-        return _members(self.call(operations.list_drills(server_group_id)), "disaster_recovery_drills")
+        return _members(
+            self.call(operations.list_drills(server_group_id), deadline=deadline), "disaster_recovery_drills"
+        )
 
     def test_connection(self) -> tuple[bool, str]:
         """Make one cheap authenticated call (read the SDRS quotas), as the UI's Test button does."""
@@ -366,18 +393,19 @@ class SdrsHook(BaseHook):
             self._async_transport = None
             await SESSIONS.release(await self.aget_settings())
 
-    async def acall(self, call: ApiCall) -> dict[str, Any]:
+    async def acall(self, call: ApiCall, *, deadline: float | None = None) -> dict[str, Any]:
         """Asynchronous twin of :meth:`call`."""
         async with self:
             transport = self._async_transport
             assert transport is not None
-            exchange = api_exchange(transport.settings, call, self.retry_policy, self.log)
-            return await transport.run(exchange, self._async_token_source)
+            limit = as_deadline(deadline)
+            exchange = api_exchange(transport.settings, call, self.retry_policy, self.log, limit)
+            return await transport.run(exchange, self._async_token_source, limit)
 
-    async def aget_job(self, job_id: str) -> SdrsJob:
+    async def aget_job(self, job_id: str, *, deadline: float | None = None) -> SdrsJob:
         """Asynchronous twin of :meth:`get_job`."""
         request = job_call(job_id)
-        return _job(await self.acall(request), job_id)
+        return _job(await self.acall(request, deadline=deadline), job_id)
 
     # -- connection form -------------------------------------------------------------------------
 

@@ -337,10 +337,11 @@ class SdrsBaseOperator(BaseOperator):
             format_elapsed(self.timeout),
         )
         named = False
+        end_time = time.time() + self.timeout
 
         def read() -> SdrsJob:
             nonlocal named
-            job = hook.get_job(job_id)
+            job = hook.get_job(job_id, deadline=end_time)
             if not named:
                 # The first read names what the job creates: pushed now, before the wait ends.
                 self._push_ids(None, job.to_dict(), ti)
@@ -351,7 +352,7 @@ class SdrsBaseOperator(BaseOperator):
             job_id,
             log=self.log,
             poll_interval=self.poll_interval,
-            end_time=time.time() + self.timeout,
+            end_time=end_time,
             max_poll_failures=self.max_poll_failures,
             not_found_grace=self.not_found_grace,
         )

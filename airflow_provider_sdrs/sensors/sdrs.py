@@ -17,6 +17,7 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from airflow_provider_sdrs._core import numbers
+from airflow_provider_sdrs._core.deadline import read_deadline
 from airflow_provider_sdrs._core.ids import validate_id
 from airflow_provider_sdrs._waiting import (
     DEFAULT_MAX_POLL_FAILURES,
@@ -149,7 +150,9 @@ class SdrsJobSensor(BaseSensorOperator):
         watch = self._watch_for(context)
         while True:
             try:
-                outcome: SdrsJob | SdrsError = self.hook.get_job(job_id)
+                outcome: SdrsJob | SdrsError = self.hook.get_job(
+                    job_id, deadline=read_deadline(watch.started_at + self.timeout)
+                )
             except SdrsError as error:
                 outcome = error
             verdict = watch.judge(outcome, self.log)

@@ -30,6 +30,7 @@ import signal
 import threading
 import time
 import uuid
+import zlib
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
@@ -99,6 +100,18 @@ class Fault:
     :param depth: for ``deep``, how many arrays are nested.
     :param sub_jobs: for ``huge_sub_jobs``, how many sub-jobs the document lists.
     :param text_size: for ``control_chars``, the length of ``fail_reason``.
+    :param size: bytes of the body of ``oversized`` and ``gzip_bomb`` (after decompression), and of
+        ``trickle`` when not 0.
+    :param part: what ``trickle`` sends slowly: ``headers`` or ``body``.
+    :param body_status: the HTTP status of ``oversized``, ``gzip_bomb`` and ``trickle`` answers.
+    :param cookie: the ``Set-Cookie`` value of ``set_cookie``.
+
+    Hostile transports: ``oversized`` (a body of ``size`` bytes, streamed lazily: a JSON object, or an HTML
+    page when ``body_status`` is an error), ``gzip_bomb`` (a gzip body that inflates to ``size`` bytes,
+    compressed as it is sent), ``trickle`` (a complete answer whose ``part`` comes one byte every
+    ``delay`` seconds), ``black_hole`` (read the request and never answer, for ``delay`` seconds or until
+    the client hangs up; 300 s when ``delay`` is 0), ``set_cookie`` (answer as usual, with
+    ``Set-Cookie: cookie``). Each stops as soon as the client hangs up.
     """
 
     kind: str
@@ -118,6 +131,10 @@ class Fault:
     depth: int = 100_000
     sub_jobs: int = 100_000
     text_size: int = 1_000_000
+    size: int = 0
+    part: str = "body"
+    body_status: int = 200
+    cookie: str = "sdrs-simulated-session=abc123; Path=/"
 
     KINDS = (
         "status",
@@ -137,6 +154,11 @@ class Fault:
         "deep",
         "huge_sub_jobs",
         "control_chars",
+        "oversized",
+        "gzip_bomb",
+        "trickle",
+        "black_hole",
+        "set_cookie",
     )
     TARGETS = ("job", "iam", "api", "submit", "any")
 
@@ -491,6 +513,7 @@ class SdrsSimulator:
     async def _open(self) -> None:
         app = web.Application(client_max_size=1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
+        app.on_response_prepare.append(_add_cookie)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, backlog=2048, reuse_address=True)
@@ -577,6 +600,8 @@ class SdrsSimulator:
 
     async def _inject(self, request: web.Request, fault: Fault) -> web.StreamResponse | None:
         kind = fault.kind
+        if kind in _TRANSPORT_KINDS:
+            return await _transport_fault(request, fault)
         if kind == "delay":
             await asyncio.sleep(fault.delay)
             return None
@@ -919,6 +944,122 @@ def _hostile_document(document: dict[str, Any], fault: Fault) -> web.Response:
     if literal:
         text = text.replace(json.dumps(_PLACEHOLDER), literal)
     return web.Response(status=200, text=text, content_type="application/json")
+
+
+_TRANSPORT_KINDS = frozenset({"oversized", "gzip_bomb", "trickle", "black_hole", "set_cookie"})
+# A typed request key where aiohttp has them (3.12+), a plain string before.
+_COOKIE_KEY: Any = web.RequestKey("sdrs_simulator_set_cookie", str) if hasattr(web, "RequestKey") else "set_cookie"
+_BLACK_HOLE_SECONDS = 300.0
+_STREAM_CHUNK = 64 * 1024
+
+
+async def _transport_fault(request: web.Request, fault: Fault) -> web.StreamResponse | None:
+    """The hostile-transport faults; each stops as soon as the client hangs up."""
+    kind = fault.kind
+    if kind == "set_cookie":
+        request[_COOKIE_KEY] = fault.cookie
+        return None
+    if kind == "black_hole":
+        await _hold(request, fault.delay or _BLACK_HOLE_SECONDS)
+        if request.transport is not None:
+            request.transport.abort()
+        return web.Response(status=599)
+    if kind == "oversized":
+        return await _stream_body(request, fault, _padded(fault.size, fault.body_status), compress=False)
+    if kind == "gzip_bomb":
+        return await _stream_body(request, fault, _padded(fault.size, fault.body_status), compress=True)
+    if kind == "trickle":
+        return await _trickle(request, fault)
+    return None
+
+
+def _hung_up(request: web.Request) -> bool:
+    return request.transport is None or request.transport.is_closing()
+
+
+async def _hold(request: web.Request, seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and not _hung_up(request):
+        await asyncio.sleep(0.05)
+
+
+def _frame(status: int) -> tuple[bytes, bytes]:
+    if status >= 400:
+        return b"<html><head><title>Error</title></head><body><p>", b"</p></body></html>"
+    return b'{"status": "RUNNING", "padding": "', b'"}'
+
+
+def _padded_size(size: int, status: int) -> int:
+    head, tail = _frame(status)
+    return max(size, len(head) + len(tail))
+
+
+def _padded(size: int, status: int) -> Iterator[bytes]:
+    """``size`` bytes of a JSON object (or an HTML page for an error status), produced chunk by chunk."""
+    head, tail = _frame(status)
+    yield head
+    left = _padded_size(size, status) - len(head) - len(tail)
+    block = b"a" * _STREAM_CHUNK
+    while left > 0:
+        yield block[: min(left, _STREAM_CHUNK)]
+        left -= _STREAM_CHUNK
+    yield tail
+
+
+async def _stream_body(
+    request: web.Request, fault: Fault, parts: Iterator[bytes], *, compress: bool
+) -> web.StreamResponse:
+    content_type = "text/html" if fault.body_status >= 400 else "application/json"
+    response = web.StreamResponse(status=fault.body_status, headers={"Content-Type": content_type})
+    deflate = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS) if compress else None
+    if deflate is not None:
+        response.headers["Content-Encoding"] = "gzip"
+    else:
+        response.content_length = _padded_size(fault.size, fault.body_status)
+    await response.prepare(request)
+    try:
+        for part in parts:
+            if _hung_up(request):
+                return response
+            data = deflate.compress(part) if deflate is not None else part
+            if data:
+                await response.write(data)
+        if deflate is not None:
+            await response.write(deflate.flush())
+        await response.write_eof()
+    except ConnectionError:
+        pass  # the client stopped reading, as it should
+    return response
+
+
+async def _trickle(request: web.Request, fault: Fault) -> web.StreamResponse:
+    body = b"".join(_padded(fault.size, fault.body_status)) if fault.size else b'{"status": "RUNNING"}'
+    reason = "OK" if fault.body_status < 400 else "Error"
+    head = (
+        f"HTTP/1.1 {fault.body_status} {reason}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    slow, fast = (head, body) if fault.part == "headers" else (body, head)
+    transport = request.transport
+    if transport is None:
+        return web.Response(status=599)
+    if fault.part != "headers":
+        transport.write(fast)
+    for index in range(len(slow)):
+        if transport.is_closing():
+            return web.Response(status=599)
+        transport.write(slow[index : index + 1])
+        await asyncio.sleep(fault.delay)
+    if fault.part == "headers":
+        transport.write(fast)
+    transport.close()
+    return web.Response(status=599)
+
+
+async def _add_cookie(request: web.Request, response: web.StreamResponse) -> None:
+    cookie = request.get(_COOKIE_KEY)
+    if cookie:
+        response.headers["Set-Cookie"] = cookie
 
 
 def _error(status: int, code: str, message: str, *, headers: dict[str, str] | None = None) -> web.Response:

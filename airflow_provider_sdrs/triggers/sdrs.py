@@ -127,7 +127,7 @@ class SdrsJobTrigger(BaseTrigger):
                     while True:
                         if step is None:
                             try:
-                                outcome: Any = await hook.aget_job(self.job_id)
+                                outcome: Any = await hook.aget_job(self.job_id, deadline=self.end_time)
                             except SdrsError as error:
                                 outcome = error
                             step = steps.send(outcome)
