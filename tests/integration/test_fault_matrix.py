@@ -25,6 +25,8 @@ from airflow_provider_sdrs.exceptions import SdrsError, SdrsJobFailedError
 # One poll: 3 attempts. Deferrable: 2 failed polls in a row end the wait.
 BUDGET = {"poll_retry_limit": 2, "max_poll_failures": 2}
 BELOW = 2  # faulty answers in a row: fewer than one poll's attempts
+# The simulator's IAM tokens start so; no message may carry one, even from a server that echoes the request.
+TOKEN_PREFIX = "MIIsim"
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,10 @@ class Fault:
     auth: str = "aksk"
     below: bool = True  # False: there is no harmless dose (a clock off by an hour stays off)
     timeout: float | None = None  # the connection's per-request timeout, seconds
+    # Faulty answers in a row of the harmless dose. A fault the hook does not retry costs a whole poll per
+    # answer, so its harmless dose is one answer (fewer than max_poll_failures polls).
+    dose: int = BELOW
+    extra: tuple[tuple[str, Any], ...] = ()  # other connection extras
 
 
 def _status(code: int) -> Callable[[Any, str, int], None]:
@@ -83,6 +89,59 @@ FAULTS = [
         auth="password",
     ),
     Fault("clock skew (signature refused)", _skew, "15 minutes", below=False),
+    # Hostile answers: each ends as a failed poll, never as the job's outcome.
+    Fault(
+        "gateway 404 (APIGW) after the job was seen",
+        lambda sim, job, n: sim.add_fault("gateway_404", job_id=job, count=n, after=1),
+        "APIGW.0101",
+        dose=1,
+    ),
+    Fault(
+        "another job's document",
+        lambda sim, job, n: sim.add_fault("other_job", job_id=job, count=n, after=1),
+        "instead of job",
+        dose=1,
+    ),
+    Fault(
+        "body over max_response_bytes",
+        lambda sim, job, n: sim.add_fault("oversized", size=600 * 2**20, job_id=job, count=n),
+        "max_response_bytes",
+        dose=1,
+    ),
+    Fault(
+        "gzip bomb",
+        lambda sim, job, n: sim.add_fault("gzip_bomb", size=1024 * 2**20, job_id=job, count=n),
+        "max_response_bytes",
+        dose=1,
+    ),
+    Fault(
+        "body trickling a byte at a time",
+        lambda sim, job, n: sim.add_fault("trickle", part="body", delay=0.1, size=200, job_id=job, count=n),
+        "timeout",
+        timeout=0.3,
+    ),
+    Fault(
+        "black hole (never answers)",
+        lambda sim, job, n: sim.add_fault("black_hole", delay=2.0, job_id=job, count=n),
+        "timeout",
+        timeout=0.2,
+    ),
+    Fault(
+        "NaN / Infinity in the document",
+        lambda sim, job, n: sim.add_fault("non_finite", number="Infinity", job_id=job, count=n),
+        "non-finite",
+    ),
+    Fault(
+        "JSON nested 100,000 deep",
+        lambda sim, job, n: sim.add_fault("deep", job_id=job, count=n),
+        "nest",
+    ),
+    Fault(
+        "error page echoing the request",
+        lambda sim, job, n: sim.add_fault("echo", status=502, job_id=job, count=n),
+        "HTTP 502",
+        auth="password",
+    ),
 ]
 RESULTS: list[tuple[str, str, str, str]] = []
 
@@ -105,7 +164,8 @@ def attempt(mode: str, job_id: str, **kwargs: Any) -> Any:
 
 
 def connect(sim: Any, monkeypatch: pytest.MonkeyPatch, fault: Fault) -> None:
-    overrides = {"timeout": fault.timeout} if fault.timeout else {}
+    overrides: dict[str, Any] = {"timeout": fault.timeout} if fault.timeout else {}
+    overrides.update(fault.extra)
     monkeypatch.setenv("AIRFLOW_CONN_SDRS_DEFAULT", sim.connection_json(fault.auth, **overrides))
 
 
@@ -124,9 +184,9 @@ def test_below_the_retry_budget_the_true_outcome_is_reported(sdrs_connection, mo
     sim = sdrs_connection.simulator
     connect(sim, monkeypatch, fault)
     job_id = sim.add_job(init_seconds=0, run_seconds=0.2, outcome=outcome, clock_from_first_poll=True)
-    fault.inject(sim, job_id, BELOW)
+    fault.inject(sim, job_id, fault.dose)
     result = attempt(mode, job_id, **BUDGET)
-    RESULTS.append((fault.name, mode, f"below, job {outcome}", describe(result)))
+    RESULTS.append((fault.name, mode, f"below ({fault.dose}), job {outcome}", describe(result)))
     if outcome == "SUCCESS":
         assert isinstance(result, dict) and result["status"] == "SUCCESS", result
     else:
@@ -146,6 +206,8 @@ def test_above_the_retry_budget_it_is_a_retryable_could_not_poll_error(sdrs_conn
     assert isinstance(result, SdrsError), result
     assert not isinstance(result, (AirflowFailException, SdrsJobFailedError)), result
     assert fault.says in str(result) and job_id in str(result), str(result)
+    secrets = (sim.credentials.secret_key, sim.credentials.password, TOKEN_PREFIX)
+    assert "\n" not in str(result) and not any(secret in str(result) for secret in secrets), str(result)
 
 
 SHAPES = {
@@ -161,6 +223,29 @@ def test_odd_but_valid_lifecycles_end_with_the_true_outcome(sdrs_connection, mod
     result = attempt(mode, job_id)
     RESULTS.append((shape, mode, "-", describe(result)))
     assert isinstance(result, dict) and result["status"] == "SUCCESS", result
+
+
+HOSTILE_DOCUMENTS: dict[str, dict[str, Any]] = {
+    "100,000 sub-jobs": {"kind": "huge_sub_jobs"},
+    "control characters and 1 MB of fail_reason": {"kind": "control_chars"},
+}
+
+
+@pytest.mark.parametrize("outcome", ["SUCCESS", "FAIL"])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("document", sorted(HOSTILE_DOCUMENTS))
+def test_hostile_but_valid_documents_give_the_true_outcome_in_bounded_text(sdrs_connection, mode, document, outcome):
+    sim = sdrs_connection.simulator
+    job_id = sim.add_job(init_seconds=0, run_seconds=0.2, outcome=outcome, clock_from_first_poll=True)
+    sim.add_fault(job_id=job_id, count=-1, **HOSTILE_DOCUMENTS[document])
+    result = attempt(mode, job_id)
+    RESULTS.append((f"job document: {document}", mode, f"-, job {outcome}", describe(result)))
+    text = json.dumps(result, allow_nan=False) if isinstance(result, dict) else str(result)
+    assert len(text) < 64 * 1024 and "\r\n[" not in text and "\x1b" not in text, text[:500]
+    if outcome == "SUCCESS":
+        assert isinstance(result, dict) and result["status"] == "SUCCESS", result
+    else:
+        assert isinstance(result, SdrsJobFailedError), result
 
 
 RESHAPES: dict[str, dict[str, Any]] = {
@@ -197,8 +282,11 @@ def write_table(path: Path) -> None:
         "# Fault matrix",
         "",
         "Observed by `tests/integration/test_fault_matrix.py` (regenerate: `make fault-matrix`). One poll may make",
-        f"{BUDGET['poll_retry_limit'] + 1} attempts; a deferred wait gives up after {BUDGET['max_poll_failures']} "
-        f"failed polls in a row. *Below* = {BELOW} faulty answers in a row, *above* = every answer faulty.",
+        f"{BUDGET['poll_retry_limit'] + 1} attempts; a wait (in every mode) gives up after "
+        f"{BUDGET['max_poll_failures']} failed polls in a row. *Below (n)* = n faulty answers in a row (one for a "
+        "fault the hook does not retry, such as an oversized or foreign answer: each costs a poll), *above* = "
+        "every answer faulty. *Above* always ends in a retryable error that names the job and what failed, on one "
+        "line, with no secret in it; a hostile answer's content is never used.",
         "",
         "| fault | dose | " + " | ".join(MODES) + " |",
         "|---|---|" + "---|" * len(MODES),

@@ -195,7 +195,7 @@ def test_a_drill_that_cannot_be_found_by_name_is_said_in_the_log_and_the_result(
     sim.resources.omit_created_ids = True
     group_id = sim.add_group(status="protected")
     # A listing that never shows the drill: nothing to find.
-    sim.add_fault("reshape", target="api", count=-1, drop=("disaster_recovery_drills",))
+    sim.add_fault("reshape", target="api", count=-1, add={"disaster_recovery_drills": []})
     result, ti = run(create_drill(group_id, deferrable=deferrable))
     assert result["status"] == "SUCCESS" and result["drill_id"] is None and "drill_id" not in ti.xcom
     assert "has no DR drill named 'drill-weekly'" in result["id_lookup"]
