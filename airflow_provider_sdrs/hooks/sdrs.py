@@ -343,10 +343,24 @@ class SdrsHook(BaseHook):
         )
 
     def list_drills(self, server_group_id: str | None = None, *, deadline: float | None = None) -> list[dict[str, Any]]:
-        """DR drills, of one protection group or of the whole project."""
-        return _members(
+        """DR drills, of one protection group or of the whole project.
+
+        With ``server_group_id``, a drill the answer says belongs to another group is left out: a listing that
+        ignored its filter must not hand another group's drill to a task that would delete it.
+        """
+        drills = _members(
             self.call(operations.list_drills(server_group_id), deadline=deadline), "disaster_recovery_drills"
         )
+        if server_group_id is None:
+            return drills
+        kept = [drill for drill in drills if drill.get("server_group_id") in (None, server_group_id)]
+        if len(kept) < len(drills):
+            self.log.warning(
+                "SDRS listed %d DR drill(s) of other protection groups when asked for those of %s; ignoring them",
+                len(drills) - len(kept),
+                server_group_id,
+            )
+        return kept
 
     def test_connection(self) -> tuple[bool, str]:
         """Make one cheap authenticated call (read the SDRS quotas), as the UI's Test button does."""

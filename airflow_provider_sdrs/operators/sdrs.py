@@ -863,11 +863,7 @@ class SdrsCreateDrillOperator(SdrsBaseOperator):
             self.name,
             self.server_group_id,
         )
-        drills = [
-            drill
-            for drill in hook.list_drills(self.server_group_id)
-            if drill.get("name") == self.name and drill.get("server_group_id") in (None, self.server_group_id)
-        ]
+        drills = [drill for drill in hook.list_drills(self.server_group_id) if drill.get("name") == self.name]
         return _found_by_name(
             self.log,
             job=job,

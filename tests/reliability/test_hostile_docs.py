@@ -489,3 +489,18 @@ def test_a_parameter_error_ends_a_submission_but_a_wait_whose_polls_get_one_carr
     sim.add_fault("status", target="job", status=400, code="SDRS.0202", count=2)
     result, ti = run(create_drill(group_id, deferrable=deferrable, max_poll_failures=3))
     assert result["status"] == "SUCCESS" and sim.resource_status("drill", ti.xcom["drill_id"]) == "available"
+
+
+@MODES
+def test_a_listing_that_ignores_its_group_filter_never_hands_over_another_groups_drill(sim, deferrable):
+    mine = sim.add_group(status="protected", name="pg-mine")
+    other = sim.add_group(status="protected", name="pg-other")
+    foreign = sim.add_drill(other, name="drill-weekly")
+    # Every drill listing answers with the other group's drill of the same name, whatever the filter.
+    listing = {"disaster_recovery_drills": [{"id": foreign, "name": "drill-weekly", "server_group_id": other}]}
+    sim.add_fault("reshape", target="api", count=-1, add=listing)
+    result, ti = run(create_drill(mine, deferrable=deferrable))
+    assert result["submitted"] is True and result["status"] == "SUCCESS"
+    assert ti.xcom["drill_id"] == result["drill_id"] != foreign
+    created = [d for d in sim.resources.drills.values() if d.fields["server_group_id"] == mine]
+    assert [d.id for d in created] == [result["drill_id"]]
