@@ -22,6 +22,8 @@ MAX_COUNT = 1000
 # Retries of one request, and the first backoff between them: past these, one call hides an outage for hours.
 MAX_RETRY_LIMIT = 100
 MAX_RETRY_DELAY = 3600.0
+# The shortest pause between two polls: a shorter one is a busy loop against SDRS, not a wait.
+MIN_INTERVAL = 0.01
 
 
 def _real(value: object, name: str) -> float:
@@ -52,6 +54,19 @@ def seconds(value: object, name: str, *, positive: bool = False, maximum: float 
         raise SdrsValidationError(name, f"must not be negative, got {value!r}")
     if number > maximum:
         raise SdrsValidationError(name, f"must be at most {maximum:g} seconds, got {value!r}")
+    return number
+
+
+def interval(value: object, name: str) -> float:
+    """The pause between two polls, seconds: at least ``MIN_INTERVAL``, at most ``MAX_SECONDS``.
+
+    :raises SdrsValidationError: naming ``name``.
+    """
+    number = seconds(value, name)
+    if number < MIN_INTERVAL:
+        raise SdrsValidationError(
+            name, f"must be at least {MIN_INTERVAL:g} seconds (a shorter one polls SDRS in a busy loop), got {value!r}"
+        )
     return number
 
 

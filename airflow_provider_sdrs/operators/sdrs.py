@@ -191,7 +191,7 @@ class SdrsBaseOperator(BaseOperator):
         self.sdrs_conn_id = sdrs_conn_id
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
-        self.poll_interval = numbers.seconds(poll_interval, "poll_interval")
+        self.poll_interval = numbers.interval(poll_interval, "poll_interval")
         self.timeout = numbers.seconds(timeout, "timeout", positive=True)
         self.not_found_grace = numbers.seconds(not_found_grace, "not_found_grace")
         self.poll_retry_limit = numbers.retry_limit(poll_retry_limit, "poll_retry_limit")

@@ -96,7 +96,7 @@ class SdrsJobSensor(BaseSensorOperator):
         **kwargs: Any,
     ) -> None:
         # Checked before Airflow's own checks, which let NaN and infinity through or fail without a name.
-        numbers.seconds(poke_interval, "poke_interval")
+        numbers.interval(poke_interval, "poke_interval")
         if kwargs.get("timeout") is not None:
             numbers.seconds(kwargs["timeout"], "timeout")
         super().__init__(poke_interval=poke_interval, **kwargs)

@@ -69,7 +69,7 @@ class SdrsJobTrigger(BaseTrigger):
         super().__init__()
         self.job_id = validate_id(job_id, "job_id")
         self.sdrs_conn_id = sdrs_conn_id
-        self.poll_interval = numbers.seconds(poll_interval, "poll_interval")
+        self.poll_interval = numbers.interval(poll_interval, "poll_interval")
         self.end_time = numbers.epoch(end_time, "end_time")
         self.max_poll_failures = numbers.count(max_poll_failures, "max_poll_failures", minimum=1)
         self.not_found_grace = numbers.seconds(not_found_grace, "not_found_grace")

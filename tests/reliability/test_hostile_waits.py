@@ -461,6 +461,8 @@ def test_a_real_reschedule_run_counts_failed_polls_in_a_row(sdrs_connection):
 NAN, INF = math.nan, math.inf
 BAD_SECONDS = [NAN, INF, -INF, -1, -0.5, True, "10", None]
 BAD_COUNTS = [NAN, INF, -INF, -1, 2.5, True, "3", None]
+# A pause between polls so short that it is a busy loop against SDRS.
+BAD_INTERVALS = [*BAD_SECONDS, 0, 0.001]
 
 
 def _operators() -> list[tuple[type, dict[str, Any]]]:
@@ -494,7 +496,7 @@ def _builders() -> list[tuple[str, Any, str, list[Any]]]:
     for arg, bad in hook_args.items():
         cases.append(("SdrsHook", lambda a, v: SdrsHook(**{a: v}), arg, bad))
     sensor_args = {
-        "poke_interval": BAD_SECONDS,
+        "poke_interval": BAD_INTERVALS,
         "timeout": [NAN, INF, -INF, -1, True, "10"],
         "not_found_grace": BAD_SECONDS,
         "poll_retry_limit": BAD_COUNTS,
@@ -504,7 +506,7 @@ def _builders() -> list[tuple[str, Any, str, list[Any]]]:
     for arg, bad in sensor_args.items():
         cases.append(("SdrsJobSensor", lambda a, v: SdrsJobSensor(task_id="s", job_id="j1", **{a: v}), arg, bad))
     trigger_args = {
-        "poll_interval": BAD_SECONDS,
+        "poll_interval": BAD_INTERVALS,
         "end_time": [NAN, INF, -INF, -1, True, "10"],
         "max_poll_failures": [*BAD_COUNTS, 0],
         "not_found_grace": BAD_SECONDS,
@@ -515,7 +517,7 @@ def _builders() -> list[tuple[str, Any, str, list[Any]]]:
     for arg, bad in trigger_args.items():
         cases.append(("SdrsJobTrigger", lambda a, v: SdrsJobTrigger("j1", **{a: v}), arg, bad))
     operator_args = {
-        "poll_interval": BAD_SECONDS,
+        "poll_interval": BAD_INTERVALS,
         "timeout": [NAN, INF, -INF, -1, 0, True, "10", None, timedelta(seconds=-1)],
         "not_found_grace": BAD_SECONDS,
         "poll_retry_limit": BAD_COUNTS,
@@ -551,9 +553,9 @@ def test_a_bad_number_is_refused_when_the_object_is_built_naming_the_argument(bu
         lambda: SdrsJobSensor(
             task_id="s", job_id="j1", poke_interval=timedelta(seconds=5), timeout=0, max_poll_failures=1
         ),
-        lambda: SdrsJobTrigger("j1", poll_interval=0, end_time=None, not_found_grace=0, poll_retry_limit=0),
+        lambda: SdrsJobTrigger("j1", poll_interval=0.01, end_time=None, not_found_grace=0, poll_retry_limit=0),
         lambda: SdrsStartProtectionOperator(
-            task_id="o", server_group_id="g1", poll_interval=0, timeout=timedelta(hours=1), poll_retry_delay=0
+            task_id="o", server_group_id="g1", poll_interval=0.01, timeout=timedelta(hours=1), poll_retry_delay=0
         ),
     ],
 )
