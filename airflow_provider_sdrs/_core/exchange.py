@@ -30,7 +30,7 @@ from airflow_provider_sdrs._core.logs import Log
 from airflow_provider_sdrs._core.redact import scrub
 from airflow_provider_sdrs._core.retry import RetryPolicy, parse_retry_after
 from airflow_provider_sdrs._core.settings import SdrsSettings
-from airflow_provider_sdrs._core.text import remember_secret, safe
+from airflow_provider_sdrs._core.text import clean, remember_secret, safe
 from airflow_provider_sdrs.exceptions import (
     SdrsApiError,
     SdrsAuthError,
@@ -302,12 +302,24 @@ def _token_lifetime(token: dict[str, Any], response: HttpResponse, now: float, l
         issued_at = now
     skew = now - issued_at
     lifetime = min(expires_at - issued_at, MAX_TOKEN_LIFETIME)
-    usable_for = lifetime if lifetime > 0 else MIN_TOKEN_LIFETIME
-    if (lifetime <= 0 or abs(skew) > SKEW_WARNING) and log is not None:
+    # A lifetime of a few seconds (or none) would make every read ask for a token; a token SDRS refuses
+    # is replaced at once anyway.
+    usable_for = max(lifetime, MIN_TOKEN_LIFETIME)
+    if log is not None and abs(skew) > SKEW_WARNING:
         log.warning(
             "Clock skew: the local clock is %+.0f s off IAM's (the token's issued_at); the IAM token is used "
             "for %.0f s by the local clock, the lifetime IAM gave it. Synchronise this machine's clock (NTP).",
             skew,
+            usable_for,
+        )
+    if log is not None and lifetime < MIN_TOKEN_LIFETIME:
+        log.warning(
+            "IAM issued a token that expires %.3f s after it was issued (issued_at %s, expires_at %s): a clock "
+            "skew on IAM's side or a misconfigured IAM. It is used for %.0f s, so that reads do not each ask "
+            "for a new token.",
+            lifetime,
+            clean(token.get("issued_at"), 40),
+            clean(token.get("expires_at"), 40),
             usable_for,
         )
     return usable_for

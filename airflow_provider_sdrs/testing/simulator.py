@@ -591,7 +591,7 @@ class SdrsSimulator:
             response = self._authenticate(request, parts[2], body) or self._api(request, parts, job_id, body)
         else:
             response = _error(404, "APIGW.0101", "The API does not exist or has not been published.")
-        if fault is not None and fault.kind == "reshape" and response.status == 200:
+        if fault is not None and fault.kind == "reshape" and 200 <= response.status < 300:
             response = _reshaped(response, fault)
         self._record(request, route, response.status)
         if fault is not None and fault.kind == "lost_answer" and request.transport is not None:
@@ -888,7 +888,9 @@ def _reshaped(response: web.StreamResponse, fault: Fault) -> web.Response:
     for key in fault.drop:
         document.pop(key, None)
     document.update(fault.add or {})
-    return web.json_response(document, status=response.status)
+    # The other headers stay: an IAM answer keeps its X-Subject-Token.
+    headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")}
+    return web.json_response(document, status=response.status, headers=headers)
 
 
 async def _echo(request: web.Request, fault: Fault) -> web.Response:

@@ -415,6 +415,31 @@ def test_a_client_clock_ahead_of_iams_costs_a_couple_of_token_requests(path, sdr
     assert "clock skew" in capsys.readouterr().out.lower()
 
 
+@pytest.mark.parametrize("path", ["sync", "async"])
+def test_a_token_iam_says_expires_at_once_costs_one_token_request_a_minute(path, sdrs_password_connection, capsys):
+    sim = sdrs_password_connection.simulator
+    # A confused IAM: its tokens say they expire 10 ms after they were issued, and the gateway takes them.
+    lifetime = {"issued_at": "2026-01-01T00:00:00.000Z", "expires_at": "2026-01-01T00:00:00.010Z"}
+    token = {**lifetime, "project": {"id": sim.credentials.project_id}}
+    sim.add_fault("reshape", target="iam", count=-1, add={"token": token})
+    job_id = sim.add_job(init_seconds=0, run_seconds=0)
+    hook = SdrsHook(**FAST)
+    if path == "sync":
+        for _ in range(30):
+            hook.get_job(job_id)
+    else:
+
+        async def reads() -> None:
+            async with hook:
+                for _ in range(30):
+                    await hook.aget_job(job_id)
+
+        asyncio.run(reads())
+    assert sim.counters["token_requests"] == 1
+    assert sim.counters["job:200"] == 30
+    assert "expires 0.010 s after it was issued" in capsys.readouterr().out
+
+
 def test_an_iam_token_lifetime_comes_from_iams_own_times():
     from airflow_provider_sdrs._core.exchange import MAX_TOKEN_LIFETIME, MIN_TOKEN_LIFETIME, _parse_token
     from airflow_provider_sdrs._core.http import HttpResponse
