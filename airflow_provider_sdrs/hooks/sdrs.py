@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -102,6 +103,11 @@ def _readable(build: Callable[[], Any], operation: str) -> Any:
         ) from None
 
 
+def _earliest(*deadlines: float | None) -> float | None:
+    known = [deadline for deadline in deadlines if deadline is not None]
+    return min(known) if known else None
+
+
 def _job(document: dict[str, Any], job_id: str) -> SdrsJob:
     return _readable(lambda: job_from_answer(document, job_id), f"get job {job_id}")
 
@@ -160,6 +166,7 @@ class SdrsHook(BaseHook):
         self._async_transport: AiohttpTransport | None = None
         self._async_token_source: Callable[[IamToken | None, Deadline], Awaitable[IamToken]] | None = None
         self._async_depth = 0
+        self._bound: float | None = None
 
     # -- connection ------------------------------------------------------------------------------
 
@@ -226,9 +233,22 @@ class SdrsHook(BaseHook):
         token_source = None
         if settings.auth_type == "password":
             token_source = sync_token(settings, self._transport, self.retry_policy, self.log, self._on_new_token)
-        limit = as_deadline(deadline)
+        limit = as_deadline(_earliest(deadline, self._bound))
         exchange = api_exchange(settings, call, self.retry_policy, self.log, limit)
         return run_sync(exchange, self._transport, token_source, limit)
+
+    @contextmanager
+    def bounded_by(self, deadline: float | None) -> Iterator[None]:
+        """Bound every blocking call made inside the block by ``deadline`` (epoch seconds, as ``time.time()``).
+
+        An operator holds one deadline for its whole task (its reads, its submission and its wait), so that
+        a slow or throttling SDRS cannot stretch any of them past the task's ``timeout``.
+        """
+        previous, self._bound = self._bound, _earliest(deadline, self._bound)
+        try:
+            yield
+        finally:
+            self._bound = previous
 
     def call(self, call: ApiCall, *, deadline: float | None = None) -> dict[str, Any]:
         """Run one SDRS API call and return its decoded JSON body.

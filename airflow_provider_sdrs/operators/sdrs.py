@@ -153,9 +153,10 @@ class SdrsBaseOperator(BaseOperator):
     :param deferrable: wait in the triggerer instead of a worker; defaults to
         ``[operators] default_deferrable``.
     :param poll_interval: seconds between two reads of the job (or of the resource).
-    :param timeout: how long to wait for the job, seconds or a ``timedelta``. When it passes the task
-        fails with a retryable error; the SDRS job carries on (SDRS cannot cancel jobs), and a retry waits
-        for it again rather than submitting it twice.
+    :param timeout: how long the task may take, seconds or a ``timedelta``: one deadline for its reads, its
+        submission and its wait for the job, retries and ``Retry-After`` pauses included. When it passes the
+        task fails with a retryable error; the SDRS job carries on (SDRS cannot cancel jobs), and a retry
+        waits for it again rather than submitting it twice.
     :param not_found_grace: seconds during which a job SDRS does not show yet is waited for.
     :param poll_retry_limit: retries of one request after a transient failure (passed to the hook).
     :param poll_retry_delay: first backoff between those retries, seconds.
@@ -259,10 +260,16 @@ class SdrsBaseOperator(BaseOperator):
             ti, console_link(hook.settings, resource_type=self.resource_type, resource_id=self.resource_id)
         )
 
+        # One deadline for the whole task: the reads, the submission and the wait all end by it.
+        end_time = time.time() + self.timeout
+        with hook.bounded_by(end_time):
+            return self._steps(hook, ti, end_time)
+
+    def _steps(self, hook: SdrsHook, ti: Any, end_time: float) -> Any:
         resource = self.read(hook)
         decision = self.decide(resource)
         if decision == "wait":
-            resource = self._settle(hook, resource)
+            resource = self._settle(hook, resource, end_time)
             decision = self.decide(resource)
         if decision == "done":
             self.log.info(
@@ -294,7 +301,7 @@ class SdrsBaseOperator(BaseOperator):
             raise
         ti.xcom_push(key="job_id", value=job_id)
         if not self.deferrable and self.wait_for_completion:
-            return self._wait_in_worker(hook, job_id, ti)
+            return self._wait_in_worker(hook, job_id, ti, end_time)
         # One read before handing over: it names what the job creates, and may show the job already ended.
         first = self._first_look(hook, job_id, ti)
 
@@ -307,18 +314,19 @@ class SdrsBaseOperator(BaseOperator):
             return self._finish(terminal_event(first), ti)
         from airflow_provider_sdrs.triggers.sdrs import SdrsJobTrigger
 
+        remaining = max(1.0, end_time - time.time())
         self.log.info(
-            "Waiting for SDRS job %s in the triggerer (poll every %ss, timeout %s)",
+            "Waiting for SDRS job %s in the triggerer (poll every %ss, %s left of the task's timeout)",
             job_id,
             self.poll_interval,
-            format_elapsed(self.timeout),
+            format_elapsed(remaining),
         )
         self.defer(
             trigger=SdrsJobTrigger(
                 job_id=job_id,
                 sdrs_conn_id=self.sdrs_conn_id,
                 poll_interval=self.poll_interval,
-                end_time=time.time() + self.timeout,
+                end_time=end_time,
                 max_poll_failures=self.max_poll_failures,
                 not_found_grace=self.not_found_grace,
                 poll_retry_limit=self.poll_retry_limit,
@@ -326,18 +334,17 @@ class SdrsBaseOperator(BaseOperator):
                 job_seen=first is not None,
             ),
             method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout),
+            timeout=timedelta(seconds=remaining),
         )
 
-    def _wait_in_worker(self, hook: SdrsHook, job_id: str, ti: Any) -> dict[str, Any]:
+    def _wait_in_worker(self, hook: SdrsHook, job_id: str, ti: Any, end_time: float) -> dict[str, Any]:
         self.log.info(
-            "Waiting for SDRS job %s (poll every %ss, timeout %s)",
+            "Waiting for SDRS job %s (poll every %ss, %s left of the task's timeout)",
             job_id,
             self.poll_interval,
-            format_elapsed(self.timeout),
+            format_elapsed(end_time - time.time()),
         )
         named = False
-        end_time = time.time() + self.timeout
 
         def read() -> SdrsJob:
             nonlocal named
@@ -426,11 +433,11 @@ class SdrsBaseOperator(BaseOperator):
         self._push_ids(None, job.to_dict(), ti)
         return job
 
-    def _settle(self, hook: SdrsHook, resource: dict[str, Any] | None) -> dict[str, Any] | None:
+    def _settle(self, hook: SdrsHook, resource: dict[str, Any] | None, end_time: float) -> dict[str, Any] | None:
         """Wait, in the worker, until the resource leaves the status of an operation already in progress.
 
         This happens when an earlier try submitted the operation and lost track of it, so its job id is
-        unknown. The wait is bounded by ``timeout``.
+        unknown. The wait ends by ``end_time``, the task's deadline.
         """
         status = _status(resource)
         self.log.info(
@@ -441,11 +448,12 @@ class SdrsBaseOperator(BaseOperator):
         )
         started = time.time()
         while status in self.states.during:
-            if time.time() - started >= self.timeout:
+            if time.time() >= end_time:
                 raise SdrsWaitTimeout(
-                    f"{self.subject} was still {status} after {format_elapsed(self.timeout)}; nothing was submitted"
+                    f"{self.subject} was still {status} after {format_elapsed(time.time() - started)}, at the "
+                    "end of the task's timeout; nothing was submitted"
                 )
-            time.sleep(self.poll_interval)
+            time.sleep(max(0.0, min(self.poll_interval, end_time - time.time())))
             resource = self.read(hook)
             new_status = _status(resource)
             if new_status != status:

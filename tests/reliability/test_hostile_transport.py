@@ -649,6 +649,42 @@ def test_an_operator_waiting_in_the_worker_ends_near_its_timeout_despite_a_long_
     assert time.monotonic() - started < 4.0
 
 
+@pytest.mark.parametrize("deferrable", [False, True], ids=["blocking", "deferrable"])
+@pytest.mark.parametrize("throttled", ["group read", "first job read"])
+def test_an_operator_s_timeout_bounds_its_own_reads_too(sdrs_connection, deferrable, throttled):
+    from airflow_provider_sdrs.exceptions import SdrsError
+    from airflow_provider_sdrs.operators.sdrs import SdrsStartProtectionOperator
+
+    try:
+        from airflow.sdk.exceptions import TaskDeferred
+    except ImportError:  # Airflow 3.1
+        from airflow.exceptions import TaskDeferred  # type: ignore[no-redef]
+
+    sim = sdrs_connection.simulator
+    group_id = sim.add_group(status="available")
+    sim.resources.durations = (0.1, 30.0)
+    # "api" throttles every read from the first one (the group's); "job" lets the group be read and the
+    # operation be submitted, and throttles the reads of its job.
+    sim.add_fault("throttle", target="job" if throttled == "first job read" else "api", retry_after="10", count=-1)
+    operator = SdrsStartProtectionOperator(
+        task_id="start", server_group_id=group_id, poll_interval=0.05, timeout=2.0, deferrable=deferrable
+    )
+
+    class TI:
+        def xcom_push(self, key: str, value: Any) -> None:
+            pass
+
+    started = time.monotonic()
+    try:
+        operator.execute({"ti": TI()})
+    except TaskDeferred as deferred:
+        # Handed over with what is left of the task's one deadline, not a fresh timeout.
+        assert deferred.trigger.end_time - time.time() < 2.0
+    except SdrsError:
+        pass
+    assert time.monotonic() - started < 3.5
+
+
 # -- a proxy without a scheme is a configuration error on both paths ------------------------------------------
 
 
