@@ -6,10 +6,12 @@ wait whose ``end_time`` comes near never outlives it by more than one scheduling
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
-from airflow_provider_sdrs.exceptions import SdrsConnectionError, SdrsError
+from airflow_provider_sdrs._core.http import TransportFailure
+from airflow_provider_sdrs.exceptions import SdrsConnectionError, SdrsError, SdrsValidationError
 
 
 @dataclass(frozen=True)
@@ -38,10 +40,27 @@ NO_DEADLINE = Deadline()
 
 
 def as_deadline(value: float | Deadline | None) -> Deadline:
-    """Accept the public ``deadline`` argument (epoch seconds) or a :class:`Deadline`."""
+    """Accept the public ``deadline`` argument (epoch seconds) or a :class:`Deadline`.
+
+    :raises SdrsValidationError: ``value`` is not a finite number of epoch seconds (NaN would make every
+        comparison false, so that no request is ever sent); nothing is sent then.
+    """
     if isinstance(value, Deadline):
-        return value
-    return NO_DEADLINE if value is None else Deadline(float(value))
+        value = value.at
+    if value is None:
+        return NO_DEADLINE
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SdrsValidationError(
+            "deadline", f"must be epoch seconds (as time.time()) or None, got {type(value).__name__}"
+        )
+    if not math.isfinite(value):
+        raise SdrsValidationError("deadline", f"must be a finite number of epoch seconds, got {value!r}")
+    return Deadline(float(value))
+
+
+def too_late_to_send() -> TransportFailure:
+    """What either transport reports for a request whose deadline passed before it could be sent."""
+    return TransportFailure("timeout", "the deadline passed before the request was sent")
 
 
 # The least time a read gets, even at or past the end of a wait: one answer from a healthy endpoint.

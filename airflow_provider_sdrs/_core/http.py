@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -53,3 +54,57 @@ class TransportFailure:
     def reached_server(self) -> bool:
         """Whether the server may have received and acted on the request."""
         return self.kind != "connect"
+
+
+# Control characters no header value may carry (HTAB is allowed); obs-text (0x80-0xFF) is legal HTTP.
+_HEADER_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# A line folded onto the next (obs-fold): HTTP reads it as one space.
+_OBS_FOLD = re.compile(r"\r?\n[ \t]+")
+_DIGITS = re.compile(r"[0-9]{1,19}", re.ASCII)
+
+
+def merge_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Response headers by lower-cased name; a repeated header's values joined with ``", "``.
+
+    Both transports read headers through this one rule, so a duplicated ``Content-Encoding``,
+    ``Retry-After`` or ``X-Request-Id`` means the same on either: joining is how HTTP combines a
+    repeated field (RFC 9110, 5.3).
+    """
+    merged: dict[str, str] = {}
+    for name, value in pairs:
+        key = name.lower()
+        text = _OBS_FOLD.sub(" ", value).strip(" \t")
+        merged[key] = f"{merged[key]}, {text}" if key in merged else text
+    return merged
+
+
+def framing_problem(status: int, pairs: Iterable[tuple[str, str]]) -> str | None:
+    """Why a response's status line or headers are not valid HTTP, or ``None`` when they are.
+
+    HTTP libraries differ in what they let through; both transports apply this check before reading a
+    body, so that an answer one of them would refuse is refused by the other too.
+
+    :param status: the final status code as parsed.
+    :param pairs: the header fields as received, duplicates kept, values decoded as Latin-1.
+    """
+    if not 200 <= status <= 999:
+        # 1xx answers are interim (and skipped while reading); as the last answer they leave no response.
+        return f"the answer's status {status} is not that of a final HTTP response"
+    lengths: list[str] = []
+    chunked = False
+    for name, value in pairs:
+        if _HEADER_CONTROL.search(_OBS_FOLD.sub(" ", value)) or _HEADER_CONTROL.search(name):
+            return f"the answer's header {name[:40]!r} carries a control character"
+        key = name.lower()
+        if key == "content-length":
+            lengths.extend(part.strip(" \t") for part in value.split(","))
+        elif key == "transfer-encoding":
+            chunked = True
+    if lengths:
+        if chunked:
+            return "the answer has both Content-Length and Transfer-Encoding"
+        if not all(_DIGITS.fullmatch(length) for length in lengths):
+            return "the answer's Content-Length is not a number of bytes"
+        if len(set(map(int, lengths))) > 1:
+            return "the answer has several different Content-Length values"
+    return None

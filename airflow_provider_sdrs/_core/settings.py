@@ -126,14 +126,87 @@ def _verify(value: Any, conn_id: str) -> bool | str:
             return True
         if lowered in ("false", "no", "0", "off"):
             return False
-        if not os.path.exists(value):
+        problem = _ca_bundle_problem(value)
+        if problem:
             raise SdrsConfigError(
-                "extra.verify",
-                f"must be true, false or the path of a CA bundle; no file at {value!r}",
-                conn_id=conn_id,
+                "extra.verify", f"must be true, false or the path of a CA bundle file; {problem}", conn_id=conn_id
             )
         return value
     raise SdrsConfigError("extra.verify", f"must be a boolean or a path, got {type(value).__name__}", conn_id=conn_id)
+
+
+# A CA bundle far larger than any real one (certifi's is about 300 KB) is not read into memory.
+MAX_CA_BUNDLE_BYTES = 16 * 1024 * 1024
+_PEM_CERTIFICATE = b"-----BEGIN CERTIFICATE-----"
+_checked_bundles: dict[tuple[str, int, int], str | None] = {}
+
+
+def _ca_bundle_problem(path: str) -> str | None:
+    """Why ``path`` is not a file of PEM certificates both transports can load, or ``None``.
+
+    A directory, an unreadable file or one without a certificate would pass here and fail at the first
+    request instead, differently on each transport. The answer is kept per version of the file, since
+    settings are built for every hook.
+    """
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return f"no file at {path!r}"
+    if not os.path.isfile(path):
+        return f"{path!r} is not a file (a directory of certificates is not supported)"
+    if stat.st_size > MAX_CA_BUNDLE_BYTES:
+        return f"{path!r} is larger than {MAX_CA_BUNDLE_BYTES} bytes"
+    key = (path, stat.st_mtime_ns, stat.st_size)
+    if key not in _checked_bundles:
+        if len(_checked_bundles) >= 64:
+            _checked_bundles.clear()
+        _checked_bundles[key] = _load_problem(path)
+    return _checked_bundles[key]
+
+
+def _load_problem(path: str) -> str | None:
+    import ssl
+
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_CA_BUNDLE_BYTES + 1)
+    except OSError as error:
+        return f"{path!r} cannot be read ({error.strerror})"
+    if _PEM_CERTIFICATE not in data:
+        return f"{path!r} holds no PEM certificate ({_PEM_CERTIFICATE.decode()})"
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=path)
+    except (OSError, ssl.SSLError) as error:
+        return f"{path!r} is not a valid bundle of PEM certificates ({error})"
+    return None
+
+
+# Characters that cannot travel in an HTTP header, or that would end it and start another one.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_NOT_HEADER_TEXT = re.compile(r"[^\x20-\x7e]")
+
+
+def _plain_text(value: str | None, field_name: str, conn_id: str, *, header: bool = False) -> None:
+    """Refuse a control character in ``value`` (a pasted line break), and, for a value sent in an HTTP
+    header, anything but printable ASCII: the two transports would encode it differently, or not at all.
+
+    The message gives the position, never the value, which may be a secret.
+    """
+    if not value:
+        return
+    found = (_NOT_HEADER_TEXT if header else _CONTROL).search(value)
+    if found is None:
+        return
+    char = found.group()
+    kind = (
+        "a line break"
+        if char in "\r\n"
+        else "a control character"
+        if _CONTROL.fullmatch(char)
+        else "a character outside printable ASCII"
+    )
+    where = " (it is sent in an HTTP header)" if header else ""
+    raise SdrsConfigError(field_name, f"contains {kind} at position {found.start() + 1}{where}", conn_id=conn_id)
 
 
 def _timeout(value: Any, conn_id: str) -> float | None:
@@ -309,6 +382,12 @@ class SdrsSettings:
         if not secret:
             raise SdrsConfigError(secret_label, f"is required for auth_type {auth_type}", conn_id=conn_id)
 
+        # The access key and the security token travel in headers (Authorization, X-Security-Token); the
+        # IAM user, domain and project names travel in a JSON body, where only control characters are wrong.
+        _plain_text(login_text, login_label, conn_id, header=auth_type == "aksk")
+        if auth_type == "aksk":
+            _plain_text(secret, secret_label, conn_id)
+
         project_id = _as_text(extra, "project_id", conn_id)
         if project_id is not None and not _PROJECT_ID.fullmatch(project_id):
             raise SdrsConfigError(
@@ -317,6 +396,9 @@ class SdrsSettings:
         domain_name = _as_text(extra, "domain_name", conn_id)
         project_name = _as_text(extra, "project_name", conn_id)
         security_token = _as_text(extra, "security_token", conn_id)
+        _plain_text(domain_name, "extra.domain_name", conn_id)
+        _plain_text(project_name, "extra.project_name", conn_id)
+        _plain_text(security_token, "extra.security_token", conn_id, header=True)
         if auth_type == "aksk":
             if not project_id:
                 raise SdrsConfigError("extra.project_id", "is required for auth_type aksk", conn_id=conn_id)

@@ -21,7 +21,7 @@ from airflow_provider_sdrs._core.body import (
     unusable,
     wire_headers,
 )
-from airflow_provider_sdrs._core.deadline import NO_DEADLINE, Deadline, deadline_passed
+from airflow_provider_sdrs._core.deadline import NO_DEADLINE, Deadline, deadline_passed, too_late_to_send
 from airflow_provider_sdrs._core.exchange import (
     Exchange,
     IamToken,
@@ -31,12 +31,18 @@ from airflow_provider_sdrs._core.exchange import (
     iam_exchange,
     token_failure,
 )
-from airflow_provider_sdrs._core.http import HttpRequest, HttpResponse, TransportFailure
+from airflow_provider_sdrs._core.http import (
+    HttpRequest,
+    HttpResponse,
+    TransportFailure,
+    framing_problem,
+    merge_headers,
+)
 from airflow_provider_sdrs._core.logs import Log
 from airflow_provider_sdrs._core.retry import RetryPolicy
 from airflow_provider_sdrs._core.settings import SdrsSettings
 from airflow_provider_sdrs._core.tokens import TOKEN_CACHE
-from airflow_provider_sdrs._core.trust import ca_bundle
+from airflow_provider_sdrs._core.trust import tls_context
 from airflow_provider_sdrs.exceptions import SdrsError
 
 # Connections kept open per endpoint: bounds the sockets a triggerer opens to one endpoint, however many
@@ -128,12 +134,10 @@ class SessionPool:
 SESSIONS = SessionPool()
 
 
-def _ssl(settings: SdrsSettings) -> ssl.SSLContext | bool:
-    bundle = ca_bundle(settings)
-    if bundle is False:
-        return False
-    # An explicit bundle: the OpenSSL default paths would let SSL_CERT_FILE widen the trust.
-    return ssl.create_default_context(cafile=bundle)
+def _ssl(settings: SdrsSettings) -> ssl.SSLContext:
+    # Also for verify=false: aiohttp's own contexts come from ssl.create_default_context, which reads
+    # SSLKEYLOGFILE; an explicit bundle keeps SSL_CERT_FILE and the OpenSSL default paths out of the trust.
+    return tls_context(settings)
 
 
 def _new_session(settings: SdrsSettings) -> aiohttp.ClientSession:
@@ -167,6 +171,8 @@ class AiohttpTransport:
         lease = self.leases.get(origin)
         if lease is None:  # pragma: no cover - the core only builds requests to the connection's endpoints
             raise RuntimeError(f"no session for {origin}")
+        if deadline.clip(self.settings.timeout) <= 0:
+            return too_late_to_send()
         left = deadline.remaining()
         try:
             if left is None:
@@ -184,7 +190,7 @@ class AiohttpTransport:
         self, session: aiohttp.ClientSession, request: HttpRequest, budget: float
     ) -> HttpResponse | TransportFailure:
         if budget <= 0:
-            return TransportFailure("timeout", "the deadline passed before the request was sent")
+            return too_late_to_send()
         timeout = self.timeout if budget == self.settings.timeout else aiohttp.ClientTimeout(total=budget)
         try:
             url = URL(request.url, encoded=True)
@@ -198,7 +204,13 @@ class AiohttpTransport:
                 timeout=timeout,
                 allow_redirects=False,
             ) as response:
-                headers = {name.lower(): value for name, value in response.headers.items()}
+                # Latin-1, as http.client decodes them: both transports then see the same text.
+                pairs = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in response.raw_headers]
+                problem = framing_problem(response.status, pairs)
+                if problem is not None:
+                    response.close()
+                    return TransportFailure("protocol", problem)
+                headers = merge_headers(pairs)
                 try:
                     limit, clip = body_limit(response.status, self.settings.max_response_bytes)
                     reader = BodyReader(limit, headers.get("content-encoding"), clip=clip)

@@ -8,6 +8,7 @@ shuts the socket when the time is up, however slowly the server trickles its hea
 from __future__ import annotations
 
 import contextlib
+import http.client
 import socket
 import threading
 import time
@@ -20,7 +21,7 @@ from requests.adapters import HTTPAdapter
 from requests.cookies import RequestsCookieJar
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import NewConnectionError
+from urllib3.exceptions import InvalidChunkLength, NewConnectionError
 
 from airflow_provider_sdrs._core.body import (
     CHUNK_SIZE,
@@ -31,7 +32,7 @@ from airflow_provider_sdrs._core.body import (
     unusable,
     wire_headers,
 )
-from airflow_provider_sdrs._core.deadline import NO_DEADLINE, Deadline, deadline_passed
+from airflow_provider_sdrs._core.deadline import NO_DEADLINE, Deadline, deadline_passed, too_late_to_send
 from airflow_provider_sdrs._core.exchange import (
     Exchange,
     IamToken,
@@ -41,12 +42,19 @@ from airflow_provider_sdrs._core.exchange import (
     iam_exchange,
     token_failure,
 )
-from airflow_provider_sdrs._core.http import FailureKind, HttpRequest, HttpResponse, TransportFailure
+from airflow_provider_sdrs._core.http import (
+    FailureKind,
+    HttpRequest,
+    HttpResponse,
+    TransportFailure,
+    framing_problem,
+    merge_headers,
+)
 from airflow_provider_sdrs._core.logs import Log
 from airflow_provider_sdrs._core.retry import RetryPolicy
 from airflow_provider_sdrs._core.settings import SdrsSettings
 from airflow_provider_sdrs._core.tokens import TOKEN_CACHE
-from airflow_provider_sdrs._core.trust import ca_bundle
+from airflow_provider_sdrs._core.trust import ca_bundle, tls_context
 from airflow_provider_sdrs.exceptions import SdrsError
 
 
@@ -119,7 +127,41 @@ def _watch_socket(sock: socket.socket | None) -> None:
         watchdog.attach(sock)
 
 
+# Interim answers (102 Processing, 103 Early Hints...) skipped before the final one; a server that sends
+# more is refused.
+_MAX_INTERIM_ANSWERS = 16
+_MAX_LINE = 65536
+_MAX_HEADERS = 100
+
+
+class _FinalResponse(http.client.HTTPResponse):
+    """Skips every interim 1xx answer, as aiohttp does; ``http.client`` itself skips only 100 Continue and
+    would take a 103 Early Hints for the answer.
+
+    101 Switching Protocols is a final answer, refused later like any other 1xx answer that ends a response.
+    """
+
+    def _read_status(self) -> tuple[str, int, str]:
+        for _ in range(_MAX_INTERIM_ANSWERS):
+            version, status, reason = super()._read_status()  # type: ignore[misc]
+            if status in (100, 101) or not 100 <= status < 200:
+                return version, status, reason  # begin() skips 100 Continue itself
+            self._skip_headers()
+        raise http.client.HTTPException(f"more than {_MAX_INTERIM_ANSWERS} interim answers")
+
+    def _skip_headers(self) -> None:
+        for _ in range(_MAX_HEADERS + 1):
+            line = self.fp.readline(_MAX_LINE + 1)
+            if len(line) > _MAX_LINE:
+                raise http.client.LineTooLong("header line")
+            if line in (b"\r\n", b"\n", b""):
+                return
+        raise http.client.HTTPException(f"got more than {_MAX_HEADERS} headers")
+
+
 class _WatchedHTTPConnection(HTTPConnection):
+    response_class = _FinalResponse
+
     def _new_conn(self) -> socket.socket:
         sock = super()._new_conn()
         _watch_socket(sock)  # before any TLS handshake, which a server can trickle too
@@ -131,6 +173,8 @@ class _WatchedHTTPConnection(HTTPConnection):
 
 
 class _WatchedHTTPSConnection(HTTPSConnection):
+    response_class = _FinalResponse
+
     def _new_conn(self) -> socket.socket:
         sock = super()._new_conn()
         _watch_socket(sock)
@@ -153,13 +197,25 @@ _POOL_CLASSES = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
 
 
 class _WatchedAdapter(HTTPAdapter):
-    """An adapter whose connections report their sockets to the request's watchdog."""
+    """An adapter whose connections report their sockets to the request's watchdog, and whose TLS uses the
+    connection's own context: urllib3 would build one that honours ``SSLKEYLOGFILE``.
+    """
+
+    # Kept when a hook is copied (an operator resumed from a deferral): the pools are rebuilt from it.
+    __attrs__ = [*HTTPAdapter.__attrs__, "_settings"]
+
+    def __init__(self, settings: SdrsSettings) -> None:
+        self._settings = settings
+        super().__init__()
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
+        super().init_poolmanager(*args, ssl_context=tls_context(self._settings), **kwargs)
         self.poolmanager.pool_classes_by_scheme = _POOL_CLASSES
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        context = tls_context(self._settings)
+        proxy_kwargs.setdefault("ssl_context", context)
+        proxy_kwargs.setdefault("proxy_ssl_context", context)
         manager = super().proxy_manager_for(proxy, **proxy_kwargs)
         manager.pool_classes_by_scheme = _POOL_CLASSES
         return manager
@@ -172,7 +228,7 @@ def new_session(settings: SdrsSettings) -> requests.Session:
     session.cookies = RequestsCookieJar(policy=_NoCookies())
     session.verify = ca_bundle(settings)
     session.proxies = {"http": settings.proxy, "https": settings.proxy} if settings.proxy else {}
-    adapter = _WatchedAdapter()
+    adapter = _WatchedAdapter(settings)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
@@ -188,7 +244,7 @@ class RequestsTransport:
     def send(self, request: HttpRequest, deadline: Deadline = NO_DEADLINE) -> HttpResponse | TransportFailure:
         budget = deadline.clip(self.settings.timeout)
         if budget <= 0:
-            return TransportFailure("timeout", "the deadline passed before the request was sent")
+            return too_late_to_send()
         watchdog = _Watchdog(budget)
         _WATCH.current = watchdog
         try:
@@ -218,12 +274,15 @@ class RequestsTransport:
         except requests.exceptions.ConnectionError as exc:
             if watchdog.fired:
                 return too_slow
-            reason = getattr(exc.args[0], "reason", None) if exc.args else None
-            kind: FailureKind = "connect" if isinstance(reason, NewConnectionError) else "reset"
-            return TransportFailure(kind, f"{type(exc).__name__}: {exc}")
+            return TransportFailure(_connection_error_kind(exc), f"{type(exc).__name__}: {exc}")
         except requests.exceptions.RequestException as exc:
             return too_slow if watchdog.fired else TransportFailure("protocol", f"{type(exc).__name__}: {exc}")
-        headers = {name.lower(): value for name, value in response.headers.items()}
+        pairs = list(response.raw.headers.items())
+        problem = framing_problem(response.status_code, pairs)
+        if problem is not None:
+            response.close()
+            return TransportFailure("protocol", problem)
+        headers = merge_headers(pairs)
         complete = False
         try:
             limit, clip = body_limit(response.status_code, self.settings.max_response_bytes)
@@ -234,13 +293,18 @@ class RequestsTransport:
                     break
             else:
                 complete = True
+            watchdog.disarm()
+            if watchdog.fired:
+                # The socket was shut mid-body: a body without a length then looks complete, but is not.
+                complete = False
+                return too_slow
             body = reader.finish()
         except (BodyTooLarge, BodyCorrupt) as error:
             return unusable(response.status_code, headers, error)
         except Exception as exc:  # whatever the socket or urllib3 raised mid-body
             if watchdog.fired:
                 return too_slow
-            return TransportFailure("reset", f"the answer broke off: {type(exc).__name__}: {exc}")
+            return TransportFailure(_body_error_kind(exc), f"the answer broke off: {type(exc).__name__}: {exc}")
         finally:
             watchdog.disarm()
             if complete:
@@ -250,6 +314,38 @@ class RequestsTransport:
 
     def close(self) -> None:
         self.session.close()
+
+
+def _cause(exc: BaseException) -> BaseException | None:
+    """The ``http.client`` or urllib3 error under a ``requests`` or urllib3 wrapper, if any."""
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 8:
+        seen += 1
+        if isinstance(current, (http.client.HTTPException, InvalidChunkLength)):
+            return current
+        inner = [arg for arg in current.args if isinstance(arg, BaseException)]
+        current = inner[-1] if inner else getattr(current, "reason", None)
+    return None
+
+
+def _connection_error_kind(exc: requests.exceptions.ConnectionError) -> FailureKind:
+    """``connect`` when the request never left, ``protocol`` for an answer that is not HTTP, else ``reset``.
+
+    aiohttp reports a bad status line or oversized headers as a protocol error; so must this path.
+    """
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    if isinstance(reason, NewConnectionError):
+        return "connect"
+    cause = _cause(exc)
+    if cause is not None and not isinstance(cause, (http.client.RemoteDisconnected, http.client.IncompleteRead)):
+        return "protocol"
+    return "reset"
+
+
+def _body_error_kind(exc: BaseException) -> FailureKind:
+    """A broken chunk length is a malformed answer (as aiohttp says); a body cut short is a reset."""
+    return "protocol" if isinstance(_cause(exc), InvalidChunkLength) else "reset"
 
 
 def run_sync(

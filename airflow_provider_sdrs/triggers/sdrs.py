@@ -21,6 +21,9 @@ from airflow_provider_sdrs.exceptions import SdrsError, SdrsValidationError
 
 __all__ = ["SdrsJobTrigger"]
 
+# Characters of an unexpected error's own text kept in an event.
+MAX_DETAIL = 500
+
 
 class SdrsJobTrigger(BaseTrigger):
     """Polls an SDRS job until it ends, its deadline passes, or it cannot be polled any more.
@@ -113,8 +116,8 @@ class SdrsJobTrigger(BaseTrigger):
             job_seen=self.job_seen,
             poll_failures=self.poll_failures,
         )
-        hook = self._hook()
         try:
+            hook = self._hook()
             await hook.aget_settings()
         except Exception as error:
             # A deleted or broken connection: an event says so, where an exception would leave the task hanging.
@@ -139,4 +142,28 @@ class SdrsJobTrigger(BaseTrigger):
         except SdrsError as error:
             # The connection itself could not be read or used.
             payload = event("error", self.job_id, str(error))
+        except Exception as error:
+            # Whatever went wrong, the task waits for an event: it gets one, naming what could not be read.
+            self.log.error(
+                "SDRS job %s: the wait on connection %r failed unexpectedly",
+                self.job_id,
+                self.sdrs_conn_id,
+                exc_info=True,
+            )
+            settings = getattr(hook, "_async_settings", None)
+            payload = event("error", self.job_id, self._unexpected(error, getattr(settings, "secrets", ())))
         yield TriggerEvent(payload)
+
+    def _unexpected(self, error: Exception, secrets: tuple[str, ...]) -> str:
+        """The message of an ``error`` event for an unexpected failure: scrubbed, clipped, naming the job and
+        the connection.
+
+        :param secrets: the connection's secrets, when its settings were read.
+        """
+        from airflow_provider_sdrs._core.redact import scrub, strip_url_credentials
+        from airflow_provider_sdrs._core.text import clean
+
+        # Scrubbed before the clipping, over a margin past it, so that the cut leaves no part of a secret.
+        raw = f"{type(error).__name__}: {error}"[: MAX_DETAIL + 16384]
+        detail = clean(scrub(strip_url_credentials(raw), secrets), MAX_DETAIL)
+        return f"waiting for SDRS job {self.job_id} on connection {self.sdrs_conn_id!r} failed unexpectedly: {detail}"

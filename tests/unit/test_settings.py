@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -90,8 +91,10 @@ def test_secrets_stay_out_of_repr():
 
 
 def test_verify_accepts_booleans_strings_and_ca_paths(tmp_path):
+    import certifi
+
     ca = tmp_path / "ca.pem"
-    ca.write_text("x")
+    ca.write_bytes(Path(certifi.where()).read_bytes())
     assert settings(project_id=PROJECT, verify="false").verify is False
     assert settings(project_id=PROJECT, verify=True).verify is True
     assert settings(project_id=PROJECT, verify=str(ca)).verify == str(ca)
