@@ -175,11 +175,12 @@ def _floats() -> bytes:
 def _distinct_statuses() -> bytes:
     subs, size, i = [], 0, 0
     while size < CAP - 400:
-        sub = '{"status":"x%d"}' % i
+        sub = f'{{"status":"x{i}"}}'
         i += 1
         subs.append(sub)
         size += len(sub) + 1
-    return ('{"job_id":"%s","status":"RUNNING","entities":{"sub_jobs":[' % JOB + ",".join(subs) + "]}}").encode()
+    start = f'{{"job_id":"{JOB}","status":"RUNNING","entities":{{"sub_jobs":['
+    return (start + ",".join(subs) + "]}}").encode()
 
 
 def test_a_million_floats_decode_without_a_python_call_each():
