@@ -266,8 +266,8 @@ def bounded_document(document: Mapping[str, Any], *, what: str) -> dict[str, Any
 def _count_sub_jobs(raw: list[Any], keep: int, keep_failed: int) -> tuple[dict[str, int], list[dict[str, Any]]]:
     """Counts by status of the sub-job objects in ``raw``, and the ones to keep as objects.
 
-    Counting runs in C (``map`` and ``Counter``): 100,000 sub-jobs cost a few milliseconds, not the
-    hundred a Python loop would block an event loop for.
+    Counting runs in C (``map``, ``set``, ``list.count``): 200,000 sub-jobs with as many distinct statuses
+    cost tens of milliseconds, not the second a Python call per status would block an event loop for.
     """
     try:
         subs = raw

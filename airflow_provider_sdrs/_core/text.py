@@ -80,7 +80,7 @@ def clean(text: object, limit: int = DEFAULT_LIMIT) -> str:
 # A long secret is also looked for in pieces of PIECE characters, taken at most MAX_PIECES times along
 # it: a server that folds it across lines, clips it or breaks it with escapes still shows whole pieces,
 # and from a piece the match is extended both ways across the folds. Any echoed stretch of a long secret
-# longer than its piece spacing (16 characters, up to about 1,000 for a 6 KB IAM token) is found, and
+# longer than its piece spacing plus a piece (31 characters, 110 for a 6 KB IAM token) is found, and
 # the search costs one pass over the text however many secrets there are.
 PIECE = 16
 LONG_SECRET = 24
