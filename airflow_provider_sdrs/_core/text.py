@@ -362,7 +362,10 @@ def _spans(text: str, given: list[_Secret]) -> list[tuple[int, int]]:
     """Where ``text`` holds a secret (``given`` or remembered), in any form, whole or folded."""
     haystack = _blind(text)
     spans: list[tuple[int, int]] = []
-    for form in (*(f for secret in given for f in secret.lower.short), *_REMEMBERED.short):
+    shorts = _REMEMBERED.short
+    if given:
+        shorts = (*shorts, *(form for secret in given for form in secret.lower.short))
+    for form in shorts:
         at = haystack.find(form)
         while at >= 0:
             spans.append((at, at + len(form)))
@@ -386,11 +389,15 @@ def scrub(text: str, secrets: Iterable[str] = ()) -> str:
     """
     if "://" in text:
         text = _URL_USERINFO.sub(r"\g<scheme>***@", text)
-    given = [
-        _secret(secret)
-        for secret in {secret for secret in secrets if secret and len(secret) >= MIN_SECRET_LENGTH}
-        if secret not in _REMEMBERED
-    ]
+    given = (
+        [
+            _secret(secret)
+            for secret in {secret for secret in secrets if secret and len(secret) >= MIN_SECRET_LENGTH}
+            if secret not in _REMEMBERED
+        ]
+        if secrets
+        else []
+    )
     if not given and not _REMEMBERED:
         return text
     spans = _spans(text, given)
