@@ -346,16 +346,28 @@ def _find(
     windows: set[str],
     pieces: dict[str, tuple[tuple[str, int], ...]],
     spans: list[tuple[int, int]],
+    covered: bytearray,
     found: Iterable[str] | None = None,
 ) -> None:
+    """Add to ``spans`` the stretches of ``text`` that spell one of the forms ``pieces`` come from.
+
+    :param covered: 1 for each character of ``text`` already in a span; a piece found there is not
+        extended again (a repetitive secret in a repetitive text would cost a pass per piece and form).
+    """
     for piece in found if found is not None else pieces.keys() & windows:
         for form, offset in pieces.get(piece, ()):
             at = text.find(piece)
             while at >= 0:
+                if covered[at] and covered[at + PIECE - 1]:
+                    at = covered.find(0, at)
+                    at = text.find(piece, at) if at >= 0 else -1
+                    continue
                 start, end, length = _extend(text, at, form, offset)
                 if length >= len(form) or len(form) >= LONG_SECRET:
                     spans.append((start, end))
-                at = text.find(piece, max(at + 1, end - PIECE + 1))
+                    covered[start:end] = b"\x01" * (end - start)
+                # What the stretch covers is gone already; a later echo starts past it.
+                at = text.find(piece, max(at + 1, end))
 
 
 def _spans(text: str, given: list[_Secret]) -> list[tuple[int, int]]:
@@ -373,11 +385,15 @@ def _spans(text: str, given: list[_Secret]) -> list[tuple[int, int]]:
     if len(haystack) < PIECE:
         return spans
     windows = {haystack[i : i + PIECE] for i in range(len(haystack) - PIECE + 1)}
+    found = _REMEMBERED.look_up(windows)
+    if not found and not given:
+        return spans
+    covered = bytearray(len(haystack))
     for secret in given:
-        _find(haystack, windows, secret.lower.pieces, spans)
-    for piece, holders in _REMEMBERED.look_up(windows):
+        _find(haystack, windows, secret.lower.pieces, spans, covered)
+    for piece, holders in found:
         for secret in holders:
-            _find(haystack, windows, secret.lower.pieces, spans, (piece,))
+            _find(haystack, windows, secret.lower.pieces, spans, covered, (piece,))
     return spans
 
 
