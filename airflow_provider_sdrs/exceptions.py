@@ -93,9 +93,9 @@ class SdrsApiError(SdrsError):
     ) -> None:
         self.status = status
         # Whatever came from the server is scrubbed, escaped and clipped before it can be logged or shown.
-        self.code = clean(code, 80) if code else code
+        self.code = safe(code, 80) if code else code
         self.message = safe(message, MAX_MESSAGE)
-        self.request_id = clean(request_id, 80) if request_id else request_id
+        self.request_id = safe(request_id, 80) if request_id else request_id
         self.operation = clean(operation, 300)
         self.attempts = attempts
         super().__init__(self._describe())

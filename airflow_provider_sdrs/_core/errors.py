@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from airflow_provider_sdrs._core.http import HttpResponse
-from airflow_provider_sdrs._core.text import clean, scrub
+from airflow_provider_sdrs._core.text import clean, safe, scrub
 from airflow_provider_sdrs.exceptions import (
     SdrsApiError,
     SdrsAuthError,
@@ -19,7 +19,9 @@ from airflow_provider_sdrs.exceptions import (
 )
 
 _ERROR_KEYS = ("error", "badrequest", "itemNotFound", "badRequest", "conflictingRequest", "forbidden")
-_TAG = re.compile(r"<[^>]+>")
+# "<" is excluded inside a tag, so that each character is looked at once: "<[^>]+>" tries every "<" up to
+# the end of the text, and a page of 64 KB of "<" took seconds.
+_TAG = re.compile(r"<[^<>]*>")
 _SPACE = re.compile(r"\s+")
 
 # SDRS codes that say the job does not exist ("Null job"); SDRS sends them with HTTP 500.
@@ -78,9 +80,10 @@ def _clip(text: str, secrets: Iterable[str] = ()) -> str:
     return clean(text, MAX_MESSAGE)
 
 
-def _short_text(value: object, limit: int) -> str | None:
+def _short_text(value: object, limit: int, secrets: Iterable[str] = ()) -> str | None:
+    """A code or request id: one line, clipped, and scrubbed, since a server can put anything there."""
     text = _text(value)
-    return clean(text, limit) if text else None
+    return safe(text, limit, secrets) if text else None
 
 
 def parse_error_body(body: bytes, *, fallback: str = "", secrets: Iterable[str] = ()) -> ErrorBody:
@@ -97,13 +100,13 @@ def parse_error_body(body: bytes, *, fallback: str = "", secrets: Iterable[str] 
     except (ValueError, RecursionError):
         document = None
     if isinstance(document, dict):
-        request_id = _short_text(document.get("request_id"), 80)
+        request_id = _short_text(document.get("request_id"), 80, secrets)
         candidates = [document.get(key) for key in _ERROR_KEYS if isinstance(document.get(key), dict)]
         candidates.extend(v for v in document.values() if isinstance(v, dict))
         candidates.append(document)
         for item in candidates:
             assert isinstance(item, dict)
-            code = _short_text(item.get("code"), 80) or _short_text(item.get("error_code"), 80)
+            code = _short_text(item.get("code"), 80, secrets) or _short_text(item.get("error_code"), 80, secrets)
             message = _text(item.get("message")) or _text(item.get("error_msg")) or _text(item.get("title"))
             if code or message:
                 message = _clip(message or fallback or "no message", secrets)
@@ -142,7 +145,7 @@ def api_error(
         (the IAM token the request carried, for one).
     """
     parsed = parse_error_body(response.body, fallback=f"HTTP {response.status}", secrets=secrets)
-    request_id = response.header("x-request-id") or parsed.request_id
+    request_id = _short_text(response.header("x-request-id"), 80, secrets) or parsed.request_id
     status, code, message = response.status, parsed.code, parsed.message
     if job_id is not None and says_job_not_found(status, code):
         return SdrsJobNotFoundError(

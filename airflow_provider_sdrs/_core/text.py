@@ -77,27 +77,47 @@ def clean(text: object, limit: int = DEFAULT_LIMIT) -> str:
 
 # -- secrets ------------------------------------------------------------------------------------------
 
+# A long secret is also looked for in pieces of PIECE characters, taken at most MAX_PIECES times along
+# it: a server that folds it across lines, clips it or breaks it with escapes still shows whole pieces,
+# and from a piece the match is extended both ways across the folds. Any echoed stretch of a long secret
+# longer than its piece spacing plus a piece (31 characters, 110 for a 6 KB IAM token) is found, and
+# the search costs one pass over the text however many secrets there are.
+PIECE = 16
+LONG_SECRET = 24
+MAX_PIECES = 64
+# What a server folds a long value with: blanks and line breaks, as they are or escaped (once or more).
+_FOLD = re.compile(r"(?:\s|\\+[nrt])+")
+# Secrets whose forms are kept ready for the secrets passed to scrub() (connection secrets, tokens).
+_CACHED_SECRETS = 256
+
+
+def _escaped(text: str) -> set[str]:
+    json_escaped = json.dumps(text)[1:-1]
+    return {
+        json_escaped,
+        # Some servers also escape "/" in JSON strings.
+        json_escaped.replace("/", "\\/"),
+        json.dumps(text, ensure_ascii=False)[1:-1],
+        html.escape(text),
+        html.escape(text, quote=False),
+    }
+
 
 def secret_forms(secret: str) -> set[str]:
     """The forms a server may echo ``secret`` in: as is, JSON-escaped, URL-encoded, HTML-escaped.
 
-    A URL with credentials (a proxy) also gives its password, its ``user:password`` and the Basic
-    authentication value built from them.
+    Escaped twice as well (a JSON request body quoted in a JSON or HTML error page). A URL with
+    credentials (a proxy) also gives its password, its ``user:password`` and the Basic authentication
+    value built from them.
     """
     if not secret or len(secret) < MIN_SECRET_LENGTH:
         return set()
-    escaped = json.dumps(secret)[1:-1]
-    forms = {
-        secret,
-        escaped,
-        # Some servers also escape "/" in JSON strings.
-        escaped.replace("/", "\\/"),
-        json.dumps(secret, ensure_ascii=False)[1:-1],
-        html.escape(secret),
-        html.escape(secret, quote=False),
-    }
+    forms = {secret, *_escaped(secret)}
     with contextlib.suppress(UnicodeEncodeError):  # a lone surrogate has no URL form
         forms |= {quote(secret, safe=""), quote(secret), quote_plus(secret)}
+    for form in list(forms):
+        if form != secret:
+            forms |= _escaped(form)
     if "://" in secret and "@" in secret:
         try:
             parts = urlsplit(secret)
@@ -114,18 +134,69 @@ def secret_forms(secret: str) -> set[str]:
     return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
 
 
+class _Forms:
+    """One spelling (as is, or lower case) of a secret's forms, ready to be looked for.
+
+    :ivar short: forms shorter than a piece, looked for whole.
+    :ivar pieces: piece -> the forms it is taken from, with its offset in each.
+    """
+
+    __slots__ = ("pieces", "short")
+
+    def __init__(self, forms: Iterable[str]) -> None:
+        short: list[str] = []
+        pieces: dict[str, list[tuple[str, int]]] = {}
+        for form in sorted(set(forms)):
+            if len(form) < PIECE:
+                short.append(form)
+                continue
+            last = len(form) - PIECE
+            step = max(PIECE, -(-last // (MAX_PIECES - 1)))
+            for offset in {*range(0, last + 1, step), last}:
+                pieces.setdefault(form[offset : offset + PIECE], []).append((form, offset))
+        self.short = tuple(short)
+        self.pieces = {piece: tuple(places) for piece, places in pieces.items()}
+
+
+def _lower_char(char: str) -> str:
+    lowered = char.lower()
+    return lowered if len(lowered) == 1 else char
+
+
+def _blind(text: str) -> str:
+    """``text`` in lower case, character for character, so that positions in it are positions in ``text``.
+
+    The search is blind to case (%2f and %2F, an upper-cased header). The few characters whose lower case
+    is longer ("İ") stay as they are.
+    """
+    lowered = text.lower()
+    return lowered if len(lowered) == len(text) else "".join(map(_lower_char, text))
+
+
+class _Secret:
+    __slots__ = ("lower",)
+
+    def __init__(self, value: str) -> None:
+        self.lower = _Forms(_blind(form) for form in secret_forms(value))
+
+
 class _Secrets:
     """Secret values this process has used (connection secrets, IAM tokens), most recent last.
 
     Exceptions and job documents are built far from the connection; the secrets remembered here are
-    scrubbed from them all the same.
+    scrubbed from them all the same. A new secret adds its own pieces to the index, and the oldest one
+    past ``MAX_REMEMBERED`` takes its pieces away: nothing is rebuilt over all of them.
     """
 
     def __init__(self) -> None:
-        self._values: OrderedDict[str, None] = OrderedDict()
+        self._values: OrderedDict[str, _Secret] = OrderedDict()
         self._lock = threading.Lock()
-        self._pattern: re.Pattern[str] | None = None
-        self._version = 0
+        # Lower-case pieces of every remembered secret -> the secrets they come from.
+        self._index: dict[str, list[_Secret]] = {}
+        self._short: tuple[str, ...] = ()
+
+    def __contains__(self, value: str) -> bool:
+        return value in self._values
 
     def remember(self, value: str) -> None:
         if not value or len(value) < MIN_SECRET_LENGTH:
@@ -134,50 +205,59 @@ class _Secrets:
             if value in self._values:
                 self._values.move_to_end(value)
                 return
-            self._values[value] = None
+        secret = _secret(value)
+        with self._lock:
+            if value in self._values:
+                return
+            self._values[value] = secret
+            for piece in secret.lower.pieces:
+                self._index.setdefault(piece, []).append(secret)
             while len(self._values) > MAX_REMEMBERED:
-                self._values.popitem(last=False)
-            self._pattern = None
+                _, old = self._values.popitem(last=False)
+                for piece in old.lower.pieces:
+                    holders = self._index[piece]
+                    holders.remove(old)
+                    if not holders:
+                        del self._index[piece]
+            self._short = tuple({form: None for s in self._values.values() for form in s.lower.short})
 
     def forget(self) -> None:
         with self._lock:
             self._values.clear()
-            self._pattern = None
+            self._index.clear()
+            self._short = ()
 
-    def pattern(self) -> re.Pattern[str] | None:
+    def look_up(self, windows: set[str]) -> list[tuple[str, tuple[_Secret, ...]]]:
+        """The remembered secrets' lower-case pieces among ``windows``, each with its secrets."""
         with self._lock:
-            if self._pattern is None and self._values:
-                self._pattern = _compile(self._values)
-            return self._pattern
+            return [(piece, tuple(self._index[piece])) for piece in self._index.keys() & windows]
+
+    @property
+    def short(self) -> tuple[str, ...]:
+        return self._short
+
+    def __bool__(self) -> bool:
+        return bool(self._values)
 
 
 _REMEMBERED = _Secrets()
-_PATTERNS: OrderedDict[tuple[str, ...], re.Pattern[str] | None] = OrderedDict()
-_PATTERNS_LOCK = threading.Lock()
+_KNOWN: OrderedDict[str, _Secret] = OrderedDict()
+_KNOWN_LOCK = threading.Lock()
 
 
-def _compile(secrets: Iterable[str]) -> re.Pattern[str] | None:
-    forms: set[str] = set()
-    for secret in secrets:
-        forms |= secret_forms(secret)
-    if not forms:
-        return None
-    # Longest first, so that a form containing another is removed whole.
-    ordered = sorted(forms, key=lambda form: (-len(form), form))
-    return re.compile("|".join(re.escape(form) for form in ordered), re.IGNORECASE)
-
-
-def _pattern_for(secrets: tuple[str, ...]) -> re.Pattern[str] | None:
-    with _PATTERNS_LOCK:
-        if secrets in _PATTERNS:
-            _PATTERNS.move_to_end(secrets)
-            return _PATTERNS[secrets]
-    pattern = _compile(secrets)
-    with _PATTERNS_LOCK:
-        _PATTERNS[secrets] = pattern
-        while len(_PATTERNS) > 64:
-            _PATTERNS.popitem(last=False)
-    return pattern
+def _secret(value: str) -> _Secret:
+    """The forms of ``value``, built once for the values scrubbed often."""
+    with _KNOWN_LOCK:
+        secret = _KNOWN.get(value)
+        if secret is not None:
+            _KNOWN.move_to_end(value)
+            return secret
+    secret = _Secret(value)
+    with _KNOWN_LOCK:
+        _KNOWN[value] = secret
+        while len(_KNOWN) > _CACHED_SECRETS:
+            _KNOWN.popitem(last=False)
+    return secret
 
 
 def remember_secret(value: str | None) -> None:
@@ -191,6 +271,132 @@ def forget_secrets() -> None:
     _REMEMBERED.forget()
 
 
+def _run(text: str, at: int, form: str, offset: int) -> int:
+    """How many characters of ``form`` from ``offset`` on ``text`` repeats from ``at``."""
+    done, step = 0, 256
+    while step:
+        part = form[offset + done : offset + done + step]
+        if part and text.startswith(part, at + done):
+            done += len(part)
+            if len(part) < step:
+                break
+        else:
+            step >>= 1
+    return done
+
+
+def _run_back(text: str, at: int, form: str, offset: int) -> int:
+    """How many characters of ``form`` before ``offset`` ``text`` repeats before ``at``."""
+    done, step = 0, 256
+    while step:
+        part = form[max(0, offset - done - step) : offset - done]
+        if part and text.endswith(part, 0, at - done):
+            done += len(part)
+            if len(part) < step:
+                break
+        else:
+            step >>= 1
+    return done
+
+
+def _fold_before(text: str, at: int) -> int:
+    """Where the fold (blanks, escaped line breaks) that ends at ``at`` starts; ``at`` when there is none."""
+    while at > 0:
+        if text[at - 1].isspace():
+            at -= 1
+        elif at > 1 and text[at - 1] in "nrt" and text[at - 2] == "\\":
+            at -= 2
+            while at > 0 and text[at - 1] == "\\":
+                at -= 1
+        else:
+            break
+    return at
+
+
+def _extend(text: str, at: int, form: str, offset: int) -> tuple[int, int, int]:
+    """The stretch of ``text`` around a piece of ``form`` found at ``at`` that spells ``form``, folds skipped.
+
+    :returns: its start and end in ``text``, and how many characters of ``form`` it holds.
+    """
+    end, right = at, offset
+    while True:
+        run = _run(text, end, form, right)
+        end, right = end + run, right + run
+        if right >= len(form):
+            break
+        fold = _FOLD.match(text, end)
+        if fold is None or not text.startswith(form[right], fold.end()):
+            break
+        end = fold.end()
+    start, left = at, offset
+    while left > 0:
+        run = _run_back(text, start, form, left)
+        start, left = start - run, left - run
+        if left <= 0:
+            break
+        before = _fold_before(text, start)
+        if before == start or not text.endswith(form[left - 1], 0, before):
+            break
+        start = before
+    return start, end, right - left
+
+
+def _find(
+    text: str,
+    windows: set[str],
+    pieces: dict[str, tuple[tuple[str, int], ...]],
+    spans: list[tuple[int, int]],
+    covered: bytearray,
+    found: Iterable[str] | None = None,
+) -> None:
+    """Add to ``spans`` the stretches of ``text`` that spell one of the forms ``pieces`` come from.
+
+    :param covered: 1 for each character of ``text`` already in a span; a piece found there is not
+        extended again (a repetitive secret in a repetitive text would cost a pass per piece and form).
+    """
+    for piece in found if found is not None else pieces.keys() & windows:
+        for form, offset in pieces.get(piece, ()):
+            at = text.find(piece)
+            while at >= 0:
+                if covered[at] and covered[at + PIECE - 1]:
+                    at = covered.find(0, at)
+                    at = text.find(piece, at) if at >= 0 else -1
+                    continue
+                start, end, length = _extend(text, at, form, offset)
+                if length >= len(form) or len(form) >= LONG_SECRET:
+                    spans.append((start, end))
+                    covered[start:end] = b"\x01" * (end - start)
+                # What the stretch covers is gone already; a later echo starts past it.
+                at = text.find(piece, max(at + 1, end))
+
+
+def _spans(text: str, given: list[_Secret]) -> list[tuple[int, int]]:
+    """Where ``text`` holds a secret (``given`` or remembered), in any form, whole or folded."""
+    haystack = _blind(text)
+    spans: list[tuple[int, int]] = []
+    shorts = _REMEMBERED.short
+    if given:
+        shorts = (*shorts, *(form for secret in given for form in secret.lower.short))
+    for form in shorts:
+        at = haystack.find(form)
+        while at >= 0:
+            spans.append((at, at + len(form)))
+            at = haystack.find(form, at + len(form))
+    if len(haystack) < PIECE:
+        return spans
+    windows = {haystack[i : i + PIECE] for i in range(len(haystack) - PIECE + 1)}
+    found = _REMEMBERED.look_up(windows)
+    if not found and not given:
+        return spans
+    covered = bytearray(len(haystack))
+    for secret in given:
+        _find(haystack, windows, secret.lower.pieces, spans, covered)
+    for piece, holders in found:
+        for secret in holders:
+            _find(haystack, windows, secret.lower.pieces, spans, covered, (piece,))
+    return spans
+
+
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:
     """``text`` without URL credentials, ``secrets`` or any remembered secret, in any of their forms.
 
@@ -199,11 +405,34 @@ def scrub(text: str, secrets: Iterable[str] = ()) -> str:
     """
     if "://" in text:
         text = _URL_USERINFO.sub(r"\g<scheme>***@", text)
-    given = tuple(sorted({secret for secret in secrets if secret and len(secret) >= MIN_SECRET_LENGTH}))
-    for pattern in (_pattern_for(given) if given else None, _REMEMBERED.pattern()):
-        if pattern is not None:
-            text = pattern.sub("***", text)
-    return text
+    given = (
+        [
+            _secret(secret)
+            for secret in {secret for secret in secrets if secret and len(secret) >= MIN_SECRET_LENGTH}
+            if secret not in _REMEMBERED
+        ]
+        if secrets
+        else []
+    )
+    if not given and not _REMEMBERED:
+        return text
+    spans = _spans(text, given)
+    if not spans:
+        return text
+    spans.sort()
+    parts: list[str] = []
+    done = 0
+    for start, end in spans:
+        if end <= done:
+            continue
+        if start > done:
+            parts.append(text[done:start])
+            parts.append("***")
+        elif not parts:
+            parts.append("***")
+        done = end
+    parts.append(text[done:])
+    return "".join(parts)
 
 
 def safe(text: object, limit: int = DEFAULT_LIMIT, secrets: Iterable[str] = ()) -> str:
