@@ -267,6 +267,8 @@ FALLBACK_TOKEN_LIFETIME = 3600.0
 # A token that IAM itself says expired when it was issued is still used this long before asking again, so
 # that a confused IAM cannot turn every read into a token request (a refused token is replaced at once).
 MIN_TOKEN_LIFETIME = 60.0
+# A token IAM says lasts less than this is taken for a confused IAM (or clock), not as a real lifetime.
+SHORTEST_HONOURED_LIFETIME = 1.0
 # Differences between the local clock and IAM's that are worth a warning.
 SKEW_WARNING = 60.0
 
@@ -312,9 +314,9 @@ def _token_lifetime(token: dict[str, Any], response: HttpResponse, now: float, l
         issued_at = now
     skew = now - issued_at
     lifetime = min(expires_at - issued_at, MAX_TOKEN_LIFETIME)
-    # A lifetime of a few seconds (or none) would make every read ask for a token; a token SDRS refuses
-    # is replaced at once anyway.
-    usable_for = max(lifetime, MIN_TOKEN_LIFETIME)
+    # A lifetime under a second (or none) would make every read ask for a token: such a token is used for
+    # MIN_TOKEN_LIFETIME, and replaced at once if SDRS refuses it. A short real lifetime is honoured.
+    usable_for = lifetime if lifetime >= SHORTEST_HONOURED_LIFETIME else MIN_TOKEN_LIFETIME
     if log is not None and abs(skew) > SKEW_WARNING:
         log.warning(
             "Clock skew: the local clock is %+.0f s off IAM's (the token's issued_at); the IAM token is used "
@@ -322,7 +324,7 @@ def _token_lifetime(token: dict[str, Any], response: HttpResponse, now: float, l
             skew,
             usable_for,
         )
-    if log is not None and lifetime < MIN_TOKEN_LIFETIME:
+    if log is not None and lifetime < SHORTEST_HONOURED_LIFETIME:
         log.warning(
             "IAM issued a token that expires %.3f s after it was issued (issued_at %s, expires_at %s): a clock "
             "skew on IAM's side or a misconfigured IAM. It is used for %.0f s, so that reads do not each ask "
