@@ -89,6 +89,10 @@ MAX_PIECES = 64
 _FOLD = re.compile(r"(?:\s|\\+[nrt])+")
 # Secrets whose forms are kept ready for the secrets passed to scrub() (connection secrets, tokens).
 _CACHED_SECRETS = 256
+# Short texts found free of every remembered secret: a job's type, ids and status come back on every poll,
+# and are checked again only when a new secret is remembered.
+_MEMO_TEXT = 256
+_MEMO_SIZE = 8192
 
 
 def _escaped(text: str) -> set[str]:
@@ -194,6 +198,8 @@ class _Secrets:
         # Lower-case pieces of every remembered secret -> the secrets they come from.
         self._index: dict[str, list[_Secret]] = {}
         self._short: tuple[str, ...] = ()
+        # Texts known to hold none of the remembered secrets; emptied whenever a secret is added.
+        self.clean_texts: OrderedDict[str, None] = OrderedDict()
 
     def __contains__(self, value: str) -> bool:
         return value in self._values
@@ -210,6 +216,7 @@ class _Secrets:
             if value in self._values:
                 return
             self._values[value] = secret
+            self.clean_texts = OrderedDict()
             for piece in secret.lower.pieces:
                 self._index.setdefault(piece, []).append(secret)
             while len(self._values) > MAX_REMEMBERED:
@@ -226,6 +233,7 @@ class _Secrets:
             self._values.clear()
             self._index.clear()
             self._short = ()
+            self.clean_texts = OrderedDict()
 
     def look_up(self, windows: set[str]) -> list[tuple[str, tuple[_Secret, ...]]]:
         """The remembered secrets' lower-case pieces among ``windows``, each with its secrets."""
@@ -416,8 +424,15 @@ def scrub(text: str, secrets: Iterable[str] = ()) -> str:
     )
     if not given and not _REMEMBERED:
         return text
+    memo = _REMEMBERED.clean_texts if not given and len(text) <= _MEMO_TEXT else None
+    if memo is not None and text in memo:
+        return text
     spans = _spans(text, given)
     if not spans:
+        if memo is not None:
+            memo[text] = None
+            if len(memo) > _MEMO_SIZE:
+                memo.popitem(last=False)
         return text
     spans.sort()
     parts: list[str] = []
