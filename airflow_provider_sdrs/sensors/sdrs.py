@@ -17,7 +17,6 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from airflow_provider_sdrs._core import numbers
-from airflow_provider_sdrs._core.deadline import read_deadline
 from airflow_provider_sdrs._core.ids import validate_id
 from airflow_provider_sdrs._waiting import (
     DEFAULT_MAX_POLL_FAILURES,
@@ -148,6 +147,9 @@ class SdrsJobSensor(BaseSensorOperator):
     def poke(self, context: Context) -> PokeReturnValue:
         job_id = self._checked_job_id()
         watch = self._watch_for(context)
+        # Imported here: DAG files import this module, and parsing them should stay cheap.
+        from airflow_provider_sdrs._core.deadline import read_deadline
+
         while True:
             try:
                 outcome: SdrsJob | SdrsError = self.hook.get_job(
