@@ -189,7 +189,7 @@ def job_unknown(job_id: str, error: Exception, watch: JobWatch) -> str:
 
 def connection_problem(conn_id: str, error: Exception) -> str:
     """The message of an ``error`` event for a connection that could not be loaded; it names the connection."""
-    from airflow_provider_sdrs._core.redact import strip_url_credentials
+    from airflow_provider_sdrs._core.text import strip_url_credentials
 
     detail = str(error) if isinstance(error, SdrsError) else f"{type(error).__name__}: {error}"
     text = f"the SDRS connection {conn_id!r} could not be loaded: {strip_url_credentials(detail)}"

@@ -27,12 +27,11 @@ from airflow_provider_sdrs._core import signing
 from airflow_provider_sdrs._core.deadline import NO_DEADLINE, Deadline, deadline_passed
 from airflow_provider_sdrs._core.errors import api_error, is_retryable
 from airflow_provider_sdrs._core.http import HttpRequest, HttpResponse, TransportFailure
-from airflow_provider_sdrs._core.ids import validate_id
+from airflow_provider_sdrs._core.ids import is_safe_id, validate_id
 from airflow_provider_sdrs._core.logs import Log
-from airflow_provider_sdrs._core.redact import scrub
 from airflow_provider_sdrs._core.retry import RetryPolicy, parse_retry_after
 from airflow_provider_sdrs._core.settings import SdrsSettings
-from airflow_provider_sdrs._core.text import clean, remember_secret, safe
+from airflow_provider_sdrs._core.text import clean, remember_secret, safe, scrub
 from airflow_provider_sdrs.exceptions import (
     SdrsApiError,
     SdrsAuthError,
@@ -357,17 +356,9 @@ def _parse_token(response: HttpResponse, settings: SdrsSettings, log: Log | None
     project = token.get("project") if isinstance(token.get("project"), dict) else {}
     assert isinstance(project, dict)
     project_id = project.get("id") if isinstance(project.get("id"), str) else None
-    if project_id is not None and not _is_safe(project_id):
+    if not is_safe_id(project_id):
         project_id = None
     return IamToken(value=value, expires_at=now + lifetime, issued_at=now, project_id=project_id or settings.project_id)
-
-
-def _is_safe(value: str) -> bool:
-    try:
-        validate_id(value, "project_id")
-    except SdrsError:
-        return False
-    return True
 
 
 class _Attempts:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import TypeGuard
 
 from airflow_provider_sdrs.exceptions import SdrsValidationError
 
@@ -38,3 +39,8 @@ def validate_id(value: object, field: str) -> str:
             problem = f"must be 1-64 letters, digits or '-', got {_preview(value)}"
         raise SdrsValidationError(field, problem)
     return value
+
+
+def is_safe_id(value: object) -> TypeGuard[str]:
+    """Whether ``value`` is an id :func:`validate_id` accepts: for ids taken from a server's answer."""
+    return isinstance(value, str) and SAFE_SEGMENT.fullmatch(value) is not None

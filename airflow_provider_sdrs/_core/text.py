@@ -405,14 +405,18 @@ def _spans(text: str, given: list[_Secret]) -> list[tuple[int, int]]:
     return spans
 
 
+def strip_url_credentials(text: str) -> str:
+    """Replace ``user:password@`` in any URL inside ``text`` with ``***@``."""
+    return _URL_USERINFO.sub(r"\g<scheme>***@", text) if "://" in text else text
+
+
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:
     """``text`` without URL credentials, ``secrets`` or any remembered secret, in any of their forms.
 
     :param text: the text, typically built from a server's answer.
     :param secrets: secrets to remove besides the remembered ones (the connection's, a token).
     """
-    if "://" in text:
-        text = _URL_USERINFO.sub(r"\g<scheme>***@", text)
+    text = strip_url_credentials(text)
     given = (
         [
             _secret(secret)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import ssl
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -134,14 +133,10 @@ class SessionPool:
 SESSIONS = SessionPool()
 
 
-def _ssl(settings: SdrsSettings) -> ssl.SSLContext:
-    # Also for verify=false: aiohttp's own contexts come from ssl.create_default_context, which reads
-    # SSLKEYLOGFILE; an explicit bundle keeps SSL_CERT_FILE and the OpenSSL default paths out of the trust.
-    return tls_context(settings)
-
-
 def _new_session(settings: SdrsSettings) -> aiohttp.ClientSession:
-    connector = aiohttp.TCPConnector(limit=POOL_SIZE, ssl=_ssl(settings), ttl_dns_cache=300)
+    # Our own TLS context, also for verify=false: aiohttp's contexts come from ssl.create_default_context,
+    # which reads SSLKEYLOGFILE; an explicit bundle keeps SSL_CERT_FILE and the OpenSSL paths out of the trust.
+    connector = aiohttp.TCPConnector(limit=POOL_SIZE, ssl=tls_context(settings), ttl_dns_cache=300)
     # trust_env off: no ~/.netrc, no proxy or CA variables; no cookie jar: SDRS needs none, and one jar
     # would carry a cookie from one connection's answer into another connection's requests. Bodies are
     # decompressed by the core's size-limited reader, not by aiohttp.

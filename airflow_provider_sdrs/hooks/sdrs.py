@@ -16,7 +16,7 @@ from airflow_provider_sdrs._core import numbers, operations
 from airflow_provider_sdrs._core.answers import job_from_answer, resource_from_answer
 from airflow_provider_sdrs._core.deadline import Deadline, as_deadline
 from airflow_provider_sdrs._core.exchange import ApiCall, IamToken, api_exchange, job_call
-from airflow_provider_sdrs._core.ids import SAFE_SEGMENT
+from airflow_provider_sdrs._core.ids import is_safe_id
 from airflow_provider_sdrs._core.retry import RetryPolicy
 from airflow_provider_sdrs._core.settings import SdrsSettings, unknown_extra_keys
 from airflow_provider_sdrs._core.text import remember_secret, safe
@@ -67,10 +67,6 @@ class SettingsCache:
 
 
 ASYNC_SETTINGS = SettingsCache()
-
-
-def _is_safe_id(value: str) -> bool:
-    return SAFE_SEGMENT.fullmatch(value) is not None
 
 
 def _member(answer: dict[str, Any], key: str, resource_id: str, what: str) -> dict[str, Any]:
@@ -282,7 +278,7 @@ class SdrsHook(BaseHook):
     def _submit(self, call: ApiCall) -> str:
         answer = self.call(call)
         job_id = answer.get("job_id")
-        if not isinstance(job_id, str) or not _is_safe_id(job_id):
+        if not is_safe_id(job_id):
             raise SdrsApiError(
                 status=None,
                 code=None,

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator, conf
 
 from airflow_provider_sdrs._core import numbers
-from airflow_provider_sdrs._core.ids import SAFE_SEGMENT, validate_id
+from airflow_provider_sdrs._core.ids import is_safe_id, validate_id
 from airflow_provider_sdrs._core.states import (
     CREATE_DRILL,
     CREATE_GROUP,
@@ -106,13 +106,13 @@ def _named_id(job: dict[str, Any] | None, key: str) -> str | None:
     """The id ``entities[key]`` of a job document, when it is one that can be used in a path."""
     entities = (job or {}).get("entities")
     value = entities.get(key) if isinstance(entities, dict) else None
-    return value if isinstance(value, str) and SAFE_SEGMENT.fullmatch(value) else None
+    return value if is_safe_id(value) else None
 
 
 def _found_by_name(
     log: Any,
     *,
-    job: dict[str, Any],
+    missing: str,
     what: str,
     key: str,
     where: str,
@@ -120,10 +120,7 @@ def _found_by_name(
     candidates: list[dict[str, Any]],
 ) -> tuple[dict[str, Any], str | None]:
     """The one id among ``candidates`` (resources named ``name``), or ``None`` and why, logged either way."""
-    ids = sorted(
-        {c["id"] for c in candidates if isinstance(c.get("id"), str) and SAFE_SEGMENT.fullmatch(c["id"]) is not None}
-    )
-    missing = f"SDRS job {job.get('job_id')} did not name the new {what} (no entities.{_entity_key(key)})"
+    ids = sorted({c["id"] for c in candidates if is_safe_id(c.get("id"))})
     if len(ids) == 1:
         note = f"{missing}; found by its name {name!r} in {where}: {what} {ids[0]}"
         log.info("%s", note)
@@ -138,11 +135,6 @@ def _found_by_name(
         note = f"{missing}, and {where} has no {what} named {name!r}: no {key} is pushed"
     log.warning("%s", note)
     return {key: None}, note
-
-
-def _entity_key(key: str) -> str:
-    """The ``entities`` key of a job that names the resource pushed to XCom as ``key``."""
-    return {"drill_id": "disaster_recovery_drill_id"}.get(key, key)
 
 
 class SdrsBaseOperator(BaseOperator):
@@ -236,13 +228,40 @@ class SdrsBaseOperator(BaseOperator):
         return {}
 
     def find_created(self, hook: SdrsHook, job: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
-        """Once the job ended: the ids of what it created that its ``entities`` did not name, found another way.
+        """Once the job ended: the id of what it created when its ``entities`` did not name it, found by name.
 
         :param job: the ended job's document.
         :returns: the ids (returned and pushed to XCom like :meth:`ids`) and, when one was looked for, a
             sentence that says how it was found or why it was not (the result's ``id_lookup``).
         """
-        return {}, None
+        if self.created_id is None:
+            return {}, None
+        key, entity = self.created_id
+        if _named_id(job, entity) is not None:
+            return {}, None
+        name = getattr(self, "name", "")
+        what = self.states.resource
+        missing = f"SDRS job {job.get('job_id')} did not name the new {what} (no entities.{entity})"
+        self.log.info("%s; looking it up by its name %r in %s", missing, name, self.search_scope)
+        return _found_by_name(
+            self.log,
+            missing=missing,
+            what=what,
+            key=key,
+            where=self.search_scope,
+            name=name,
+            candidates=self.same_name(hook),
+        )
+
+    #: For an operation that creates a resource: the XCom key of its id, and the job's ``entities`` key
+    #: that names it.
+    created_id: ClassVar[tuple[str, str] | None] = None
+    #: Where :meth:`same_name` looks, for messages.
+    search_scope: str = "the project"
+
+    def same_name(self, hook: SdrsHook) -> list[dict[str, Any]]:
+        """The resources with the name of the one this operator creates."""
+        return []
 
     # -- the steps ------------------------------------------------------------------------------------------
 
@@ -707,6 +726,7 @@ class SdrsCreateProtectionGroupOperator(SdrsBaseOperator):
         "description",
     )
     states = CREATE_GROUP
+    created_id = ("server_group_id", "server_group_id")
 
     def __init__(
         self,
@@ -750,7 +770,7 @@ class SdrsCreateProtectionGroupOperator(SdrsBaseOperator):
         return repr(self.name)
 
     def read(self, hook: SdrsHook) -> dict[str, Any] | None:
-        groups = hook.list_protection_groups(name=self.name)
+        groups = self.same_name(hook)
         return groups[0] if groups else None
 
     def submit(self, hook: SdrsHook) -> str:
@@ -760,26 +780,8 @@ class SdrsCreateProtectionGroupOperator(SdrsBaseOperator):
         created = _named_id(job, "server_group_id")
         return {"server_group_id": created or (resource or {}).get("id")}
 
-    def find_created(self, hook: SdrsHook, job: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
-        """The new group's id by its name, when the job's ``entities.server_group_id`` does not give it."""
-        if _named_id(job, "server_group_id") is not None:
-            return {}, None
-        self.log.info(
-            "SDRS job %s did not name the new protection group (no entities.server_group_id); "
-            "looking it up by its name %r",
-            job.get("job_id"),
-            self.name,
-        )
-        groups = hook.list_protection_groups(name=self.name)
-        return _found_by_name(
-            self.log,
-            job=job,
-            what="protection group",
-            key="server_group_id",
-            where="the project",
-            name=self.name,
-            candidates=groups,
-        )
+    def same_name(self, hook: SdrsHook) -> list[dict[str, Any]]:
+        return hook.list_protection_groups(name=self.name)
 
 
 # -- DR drills ------------------------------------------------------------------------------------------
@@ -809,6 +811,7 @@ class SdrsCreateDrillOperator(SdrsBaseOperator):
 
     template_fields: Sequence[str] = ("sdrs_conn_id", "server_group_id", "name", "drill_vpc_id")
     states = CREATE_DRILL
+    created_id = ("drill_id", "disaster_recovery_drill_id")
     resource_type = "disaster_recovery_drill"
 
     def __init__(self, *, server_group_id: str, name: str, drill_vpc_id: str | None = None, **kwargs: Any) -> None:
@@ -835,7 +838,7 @@ class SdrsCreateDrillOperator(SdrsBaseOperator):
         return repr(self.name)
 
     def read(self, hook: SdrsHook) -> dict[str, Any] | None:
-        drills = [d for d in hook.list_drills(self.server_group_id) if d.get("name") == self.name]
+        drills = self.same_name(hook)
         if drills:
             return next((d for d in drills if d.get("status") == "available"), drills[0])
         # No drill yet: the group's status must be one in which SDRS accepts a drill.
@@ -860,27 +863,12 @@ class SdrsCreateDrillOperator(SdrsBaseOperator):
         created = _named_id(job, "disaster_recovery_drill_id")
         return {"drill_id": created or (resource or {}).get("id"), "server_group_id": self.server_group_id}
 
-    def find_created(self, hook: SdrsHook, job: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
-        """The new drill's id by its name in its group, when ``entities.disaster_recovery_drill_id`` is missing."""
-        if _named_id(job, "disaster_recovery_drill_id") is not None:
-            return {}, None
-        self.log.info(
-            "SDRS job %s did not name the new DR drill (no entities.disaster_recovery_drill_id); "
-            "looking it up by its name %r in protection group %s",
-            job.get("job_id"),
-            self.name,
-            self.server_group_id,
-        )
-        drills = [drill for drill in hook.list_drills(self.server_group_id) if drill.get("name") == self.name]
-        return _found_by_name(
-            self.log,
-            job=job,
-            what="DR drill",
-            key="drill_id",
-            where=f"protection group {self.server_group_id}",
-            name=self.name,
-            candidates=drills,
-        )
+    @property
+    def search_scope(self) -> str:  # type: ignore[override]
+        return f"protection group {self.server_group_id}"
+
+    def same_name(self, hook: SdrsHook) -> list[dict[str, Any]]:
+        return [drill for drill in hook.list_drills(self.server_group_id) if drill.get("name") == self.name]
 
 
 class SdrsDeleteDrillOperator(SdrsBaseOperator):

@@ -160,8 +160,7 @@ class SdrsJobTrigger(BaseTrigger):
 
         :param secrets: the connection's secrets, when its settings were read.
         """
-        from airflow_provider_sdrs._core.redact import scrub, strip_url_credentials
-        from airflow_provider_sdrs._core.text import clean
+        from airflow_provider_sdrs._core.text import clean, scrub, strip_url_credentials
 
         # Scrubbed before the clipping, over a margin past it, so that the cut leaves no part of a secret.
         raw = f"{type(error).__name__}: {error}"[: MAX_DETAIL + 16384]

@@ -9,8 +9,8 @@ import pytest
 from airflow_provider_sdrs._core.errors import api_error, is_retryable, parse_error_body
 from airflow_provider_sdrs._core.http import HttpResponse
 from airflow_provider_sdrs._core.ids import validate_id
-from airflow_provider_sdrs._core.redact import scrub
 from airflow_provider_sdrs._core.retry import RetryPolicy, parse_retry_after
+from airflow_provider_sdrs._core.text import scrub
 from airflow_provider_sdrs.exceptions import (
     SdrsApiError,
     SdrsAuthError,
