@@ -189,11 +189,10 @@ def job_unknown(job_id: str, error: Exception, watch: JobWatch) -> str:
 
 def connection_problem(conn_id: str, error: Exception) -> str:
     """The message of an ``error`` event for a connection that could not be loaded; it names the connection."""
-    from airflow_provider_sdrs._core.text import strip_url_credentials
+    from airflow_provider_sdrs._core.text import safe
 
     detail = str(error) if isinstance(error, SdrsError) else f"{type(error).__name__}: {error}"
-    text = f"the SDRS connection {conn_id!r} could not be loaded: {strip_url_credentials(detail)}"
-    return text if len(text) <= MAX_EVENT_MESSAGE else text[:MAX_EVENT_MESSAGE] + "..."
+    return safe(f"the SDRS connection {conn_id!r} could not be loaded: {detail}", MAX_EVENT_MESSAGE)
 
 
 def terminal_event(job: SdrsJob) -> dict[str, Any]:

@@ -160,9 +160,7 @@ class SdrsJobTrigger(BaseTrigger):
 
         :param secrets: the connection's secrets, when its settings were read.
         """
-        from airflow_provider_sdrs._core.text import clean, scrub, strip_url_credentials
+        from airflow_provider_sdrs._core.text import safe
 
-        # Scrubbed before the clipping, over a margin past it, so that the cut leaves no part of a secret.
-        raw = f"{type(error).__name__}: {error}"[: MAX_DETAIL + 16384]
-        detail = clean(scrub(strip_url_credentials(raw), secrets), MAX_DETAIL)
+        detail = safe(f"{type(error).__name__}: {error}", MAX_DETAIL, secrets)
         return f"waiting for SDRS job {self.job_id} on connection {self.sdrs_conn_id!r} failed unexpectedly: {detail}"
