@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from urllib.parse import urlsplit
 
 from airflow_provider_sdrs._core.body import DEFAULT_MAX_RESPONSE_BYTES
 from airflow_provider_sdrs._core.console import check_console_url
+from airflow_provider_sdrs._core.trust import bundle_context
 from airflow_provider_sdrs.exceptions import SdrsConfigError
 
 AuthType = Literal["aksk", "password"]
@@ -126,59 +126,11 @@ def _verify(value: Any, conn_id: str) -> bool | str:
             return True
         if lowered in ("false", "no", "0", "off"):
             return False
-        problem = _ca_bundle_problem(value)
-        if problem:
-            raise SdrsConfigError(
-                "extra.verify", f"must be true, false or the path of a CA bundle file; {problem}", conn_id=conn_id
-            )
+        # Loaded now, so that a directory or a file without certificates is named here, the same for both
+        # transports, rather than failing each request differently; the context is kept for them.
+        bundle_context(value, conn_id)
         return value
     raise SdrsConfigError("extra.verify", f"must be a boolean or a path, got {type(value).__name__}", conn_id=conn_id)
-
-
-# A CA bundle far larger than any real one (certifi's is about 300 KB) is not read into memory.
-MAX_CA_BUNDLE_BYTES = 16 * 1024 * 1024
-_PEM_CERTIFICATE = b"-----BEGIN CERTIFICATE-----"
-_checked_bundles: dict[tuple[str, int, int], str | None] = {}
-
-
-def _ca_bundle_problem(path: str) -> str | None:
-    """Why ``path`` is not a file of PEM certificates both transports can load, or ``None``.
-
-    A directory, an unreadable file or one without a certificate would pass here and fail at the first
-    request instead, differently on each transport. The answer is kept per version of the file, since
-    settings are built for every hook.
-    """
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return f"no file at {path!r}"
-    if not os.path.isfile(path):
-        return f"{path!r} is not a file (a directory of certificates is not supported)"
-    if stat.st_size > MAX_CA_BUNDLE_BYTES:
-        return f"{path!r} is larger than {MAX_CA_BUNDLE_BYTES} bytes"
-    key = (path, stat.st_mtime_ns, stat.st_size)
-    if key not in _checked_bundles:
-        if len(_checked_bundles) >= 64:
-            _checked_bundles.clear()
-        _checked_bundles[key] = _load_problem(path)
-    return _checked_bundles[key]
-
-
-def _load_problem(path: str) -> str | None:
-    import ssl
-
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_CA_BUNDLE_BYTES + 1)
-    except OSError as error:
-        return f"{path!r} cannot be read ({error.strerror})"
-    if _PEM_CERTIFICATE not in data:
-        return f"{path!r} holds no PEM certificate ({_PEM_CERTIFICATE.decode()})"
-    try:
-        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=path)
-    except (OSError, ssl.SSLError) as error:
-        return f"{path!r} is not a valid bundle of PEM certificates ({error})"
-    return None
 
 
 # Characters that cannot travel in an HTTP header, or that would end it and start another one.

@@ -14,10 +14,16 @@ from __future__ import annotations
 import os
 import ssl
 import threading
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from airflow_provider_sdrs._core.settings import SdrsSettings
 from airflow_provider_sdrs.exceptions import SdrsConfigError
+
+if TYPE_CHECKING:
+    from airflow_provider_sdrs._core.settings import SdrsSettings
+
+# A CA bundle far larger than any real one (certifi's is about 300 KB) is not read into memory.
+MAX_CA_BUNDLE_BYTES = 16 * 1024 * 1024
+_PEM_CERTIFICATE = b"-----BEGIN CERTIFICATE-----"
 
 
 def ca_bundle(settings: SdrsSettings) -> str | Literal[False]:
@@ -41,32 +47,42 @@ def tls_context(settings: SdrsSettings) -> ssl.SSLContext:
     """A client TLS context that trusts the connection's CA bundle only (or verifies nothing for
     ``verify=false``) and never logs session keys.
 
-    Contexts are shared per bundle file and version of it: loading a bundle costs milliseconds, and
-    every hook would pay it.
-
     :raises SdrsConfigError: the bundle can no longer be read as certificates.
     """
-    bundle = ca_bundle(settings)
+    return bundle_context(ca_bundle(settings), settings.conn_id)
+
+
+def bundle_context(bundle: str | Literal[False], conn_id: str) -> ssl.SSLContext:
+    """The TLS context for ``bundle`` (a CA file, or ``False`` for no verification), shared per file and
+    version of it: loading a bundle costs milliseconds, and every hook would pay it.
+
+    :raises SdrsConfigError: naming ``extra.verify``, when ``bundle`` is not a readable file of PEM
+        certificates (a directory, another kind of file, one too large).
+    """
     if bundle is False:
         key: tuple[object, ...] = (False,)
     else:
         try:
             stat = os.stat(bundle)
-        except OSError as error:
-            raise SdrsConfigError(
-                "extra.verify", f"cannot be read: {error.strerror}", conn_id=settings.conn_id
-            ) from None
+        except OSError:
+            raise _not_a_bundle(f"no file at {bundle!r}", conn_id) from None
         key = (bundle, stat.st_mtime_ns, stat.st_size)
     with _CONTEXTS_LOCK:
         context = _CONTEXTS.get(key)
     if context is not None:
         return context
-    context = _build(bundle, settings.conn_id)
+    context = _build(bundle, conn_id)
     with _CONTEXTS_LOCK:
         if len(_CONTEXTS) >= _MAX_CONTEXTS:
             _CONTEXTS.clear()
         _CONTEXTS[key] = context
     return context
+
+
+def _not_a_bundle(problem: str, conn_id: str) -> SdrsConfigError:
+    return SdrsConfigError(
+        "extra.verify", f"must be true, false or the path of a CA bundle file; {problem}", conn_id=conn_id
+    )
 
 
 def _build(bundle: str | Literal[False], conn_id: str) -> ssl.SSLContext:
@@ -78,10 +94,19 @@ def _build(bundle: str | Literal[False], conn_id: str) -> ssl.SSLContext:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
         return context
+    if not os.path.isfile(bundle):
+        raise _not_a_bundle(f"{bundle!r} is not a file (a directory of certificates is not supported)", conn_id)
+    try:
+        with open(bundle, "rb") as handle:
+            data = handle.read(MAX_CA_BUNDLE_BYTES + 1)
+    except OSError as error:
+        raise _not_a_bundle(f"{bundle!r} cannot be read ({error.strerror})", conn_id) from None
+    if len(data) > MAX_CA_BUNDLE_BYTES:
+        raise _not_a_bundle(f"{bundle!r} is larger than {MAX_CA_BUNDLE_BYTES} bytes", conn_id)
+    if _PEM_CERTIFICATE not in data:
+        raise _not_a_bundle(f"{bundle!r} holds no PEM certificate ({_PEM_CERTIFICATE.decode()})", conn_id)
     try:
         context.load_verify_locations(cafile=bundle)
     except (OSError, ssl.SSLError) as error:
-        raise SdrsConfigError(
-            "extra.verify", f"is not a readable bundle of PEM certificates ({error})", conn_id=conn_id
-        ) from None
+        raise _not_a_bundle(f"{bundle!r} is not a valid bundle of PEM certificates ({error})", conn_id) from None
     return context
