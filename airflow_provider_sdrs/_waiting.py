@@ -1,26 +1,32 @@
-"""What waiting on a job means, shared by the sensor (poke and reschedule), the trigger and operators.
+"""What waiting means, shared by the sensor (poke and reschedule), the triggers and the operators.
 
-Keeping this in one place is what makes a job end the same way in every mode.
+One function decides what each poll's outcome means (:meth:`Watch.judge`): the job or resource got where
+it was waited for, keep waiting, a failed poll, or give up. One generator (:func:`wait`) is the wait
+itself, as steps of the sans-IO core (:mod:`airflow_provider_sdrs._core.steps`), which one blocking and
+one asyncio driver perform. Keeping this in one place is what makes a wait end the same way in every mode.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from airflow.providers.common.compat.sdk import AirflowFailException
-
 from airflow_provider_sdrs._core.logs import Log
+from airflow_provider_sdrs._core.steps import Sleep, Steps
 from airflow_provider_sdrs.exceptions import (
     SdrsAuthError,
     SdrsConfigError,
     SdrsError,
     SdrsJobFailedError,
     SdrsJobNotFoundError,
+    SdrsJobUnknownError,
+    SdrsPollError,
+    SdrsResourceNotFoundError,
     SdrsValidationError,
+    SdrsWaitTimeoutError,
 )
 
 if TYPE_CHECKING:
@@ -32,25 +38,16 @@ EVENT_STATUSES: tuple[str, ...] = ("success", "failed", "timeout", "error")
 
 DEFAULT_NOT_FOUND_GRACE = 60.0
 DEFAULT_MAX_POLL_FAILURES = 3
+#: How long a task may wait for an SDRS job or resource, by default (two hours).
+DEFAULT_WAIT_TIMEOUT = 2 * 3600.0
 MAX_EVENT_MESSAGE = 1000
 # Sub-jobs of an ended job listed one per log line; the rest are counted.
 LOGGED_SUB_JOBS = 10
+_MESSAGE_CLIP = 500
 
-
-class SdrsPollError(SdrsError):
-    """The job could not be polled (SDRS unreachable, refusing, or answering garbage).
-
-    This is not a verdict on the job, which may well still be running: the task fails with a
-    retryable error, and a retry resumes the wait.
-    """
-
-
-class SdrsJobUnknownError(SdrsError, AirflowFailException):
-    """SDRS still did not know the job after the grace period: a wrong id or project. Not retried."""
-
-
-class SdrsWaitTimeout(SdrsError):
-    """Raised internally when the wait's deadline passed; sensors turn it into ``AirflowSensorTimeout``."""
+#: When :func:`wait` hands back before the wait is decided: ``end`` never (the triggers, operators);
+#: ``poll`` after one poll (poke mode); ``sighting`` after a poll that showed the job (reschedule mode).
+Until = Literal["end", "poll", "sighting"]
 
 
 def format_elapsed(seconds: float) -> str:
@@ -64,127 +61,278 @@ def format_elapsed(seconds: float) -> str:
     return f"{secs}s"
 
 
+def _gives_up_at_once(error: SdrsError) -> bool:
+    # Waiting longer will not fix a bad connection or refused credentials.
+    return isinstance(error, (SdrsValidationError, SdrsConfigError, SdrsAuthError))
+
+
 @dataclass
-class JobWatch:
-    """Follows one job across polls and judges each poll, the same way in every mode.
+class Watch:
+    """Follows one job or resource across polls and judges each poll, the same way in every mode.
 
-    Logs each status change once, tracks the not-found grace and counts consecutive failed polls.
-
-    :param job_id: the job.
     :param started_at: wall-clock epoch seconds when the wait began.
-    :param not_found_grace: seconds during which "no such job" is taken as "not visible yet". It applies
-        only until the job is first seen: once SDRS has shown the job, "no such job" is a failed poll.
     :param max_poll_failures: consecutive failed polls (each after the hook's own retries) tolerated
         before giving up.
-    :param seen: whether an earlier read showed the job.
     :param failures: failed polls in a row so far.
     """
 
-    job_id: str
+    log: Log
     started_at: float = field(default_factory=time.time)
-    not_found_grace: float = DEFAULT_NOT_FOUND_GRACE
-    last_status: str | None = None
-    polls: int = 0
-    missing_noted: bool = False
     max_poll_failures: int = DEFAULT_MAX_POLL_FAILURES
-    seen: bool = False
     failures: int = 0
+    last_status: str | None = None
+    #: The error the last poll raised; ``None`` after a read that worked.
+    last_error: SdrsError | None = None
+
+    #: What is watched, in messages (``SDRS job 123``).
+    @property
+    def subject(self) -> str:
+        raise NotImplementedError
 
     def elapsed(self) -> str:
         return format_elapsed(time.time() - self.started_at)
 
-    def observe(self, job: SdrsJob, log: Log) -> None:
-        """Log the job's status at INFO when it changed since the last poll, else at DEBUG."""
-        self.polls += 1
-        status = job.describe_status()
-        kind = f" ({job.job_type})" if job.job_type else ""
-        if status != self.last_status:
-            log.info("SDRS job %s%s is %s after %s", job.job_id, kind, status, self.elapsed())
-            if job.is_terminal and job.sub_jobs:
-                # A few lines, not one per sub-job: a job may have 100,000 of them.
-                for sub in job.sub_jobs[:LOGGED_SUB_JOBS]:
-                    log.info(
-                        "  sub-job %s (%s): %s%s",
-                        sub.job_id,
-                        sub.job_type or "?",
-                        sub.describe_status(),
-                        f" {sub.error_code}: {sub.fail_reason}" if sub.error_code or sub.fail_reason else "",
-                    )
-                if job.sub_job_total > LOGGED_SUB_JOBS:
-                    log.info(
-                        "  and %d more sub-jobs; all of them by status: %s",
-                        job.sub_job_total - LOGGED_SUB_JOBS,
-                        ", ".join(f"{count} {status}" for status, count in sorted(job.sub_job_counts.items())),
-                    )
-            self.last_status = status
-        else:
-            log.debug("SDRS job %s still %s after %s", job.job_id, status, self.elapsed())
-
-    def note_missing(self, log: Log) -> None:
-        """Log once at INFO that SDRS does not show the job yet; later polls at DEBUG."""
-        level = logging.DEBUG if self.missing_noted else logging.INFO
-        log.log(level, "SDRS job %s is not visible yet after %s; waiting", self.job_id, self.elapsed())
-        self.missing_noted = True
-
-    def within_not_found_grace(self) -> bool:
-        return time.time() - self.started_at < self.not_found_grace
-
-    def judge(self, outcome: SdrsJob | SdrsError, log: Log) -> dict[str, Any] | None:
+    def judge(self, outcome: Any) -> dict[str, Any] | None:
         """Take the outcome of one poll: the event payload that ends the wait, or ``None`` to poll again.
 
-        :param outcome: the job read, or the error the read raised.
+        :param outcome: what the read returned, or the ``SdrsError`` it raised.
         """
-        if isinstance(outcome, SdrsJobNotFoundError) and not self.seen:
-            if not self.within_not_found_grace():
-                return event("error", self.job_id, job_unknown(self.job_id, outcome, self), reason="not_found")
-            self.note_missing(log)
-            return None
-        if isinstance(outcome, (SdrsValidationError, SdrsConfigError, SdrsAuthError)):
-            # Waiting longer will not fix a bad connection or refused credentials.
-            return event("error", self.job_id, str(outcome))
+        self.last_error = outcome if isinstance(outcome, SdrsError) else None
         if isinstance(outcome, SdrsError):
-            return self._failed_poll(outcome, log)
+            verdict = self._special(outcome)
+            if verdict is not None:
+                return verdict or None
+            if _gives_up_at_once(outcome):
+                return self.event("error", str(outcome))
+            return self._failed_poll(outcome)
         self.failures = 0
-        self.seen = True
-        self.observe(outcome, log)
-        return terminal_event(outcome) if outcome.is_terminal else None
+        return self._read(outcome)
 
-    def _failed_poll(self, error: SdrsError, log: Log) -> dict[str, Any] | None:
+    def _special(self, error: SdrsError) -> dict[str, Any] | None:
+        """A verdict on an error that means something about the target: a payload, ``{}`` to poll again,
+        or ``None`` when it is an ordinary failed poll."""
+        return None
+
+    def _read(self, outcome: Any) -> dict[str, Any] | None:
+        """A verdict on a successful read: the payload that ends the wait, or ``None``."""
+        raise NotImplementedError
+
+    def _failed_poll(self, error: SdrsError) -> dict[str, Any] | None:
         self.failures += 1
         if self.failures >= self.max_poll_failures:
-            return event(
-                "error",
-                self.job_id,
-                f"could not poll SDRS job {self.job_id} {self.failures} times in a row; last error: {error}",
+            return self.event(
+                "error", f"could not poll {self.subject} {self.failures} times in a row; last error: {error}"
             )
-        # A job SDRS showed before does not vanish: a "no such job" now is a glitch of SDRS or its gateway.
-        seen = " (SDRS showed the job before)" if isinstance(error, SdrsJobNotFoundError) else ""
-        log.warning(
-            "Poll %d of SDRS job %s failed%s (%s); the job may still be running, trying again",
+        self.log.warning(
+            "Poll %d of %s failed%s (%s); %s, trying again",
             self.failures,
-            self.job_id,
-            seen,
+            self.subject,
+            self._failure_note(error),
             error,
+            self._still_going,
         )
         return None
 
+    _still_going = "it may still be going on"
 
-def event(
-    status: EventStatus, job_id: str, message: str, job: SdrsJob | None = None, *, reason: str | None = None
-) -> dict[str, Any]:
-    """The payload of the one event a trigger fires.
+    def _failure_note(self, error: SdrsError) -> str:
+        return ""
 
-    :param reason: for ``error`` events, ``not_found`` when the job stayed unknown past the grace period.
+    def timed_out(self) -> dict[str, Any]:
+        return self.event(
+            "timeout",
+            f"{self.subject} did not end before the deadline "
+            f"(last status {self.last_status or 'unknown'}, waited {self.elapsed()})",
+        )
+
+    def event(self, status: EventStatus, message: str, **extra: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def showed_target(self, outcome: Any) -> bool:
+        """Whether a poll's outcome showed the target (so that a reschedule may follow it)."""
+        return not isinstance(outcome, SdrsError)
+
+
+@dataclass
+class JobWatch(Watch):
+    """Follows one SDRS job until it ends.
+
+    :param not_found_grace: seconds during which "no such job" is taken as "not visible yet". It applies
+        only until the job is first seen: once SDRS has shown the job, "no such job" is a failed poll.
+    :param seen: whether an earlier read showed the job.
+    """
+
+    job_id: str = ""
+    not_found_grace: float = DEFAULT_NOT_FOUND_GRACE
+    seen: bool = False
+    missing_noted: bool = False
+
+    @property
+    def subject(self) -> str:
+        return f"SDRS job {self.job_id}"
+
+    _still_going = "the job may still be running"
+
+    def _special(self, error: SdrsError) -> dict[str, Any] | None:
+        if not isinstance(error, SdrsJobNotFoundError) or self.seen:
+            return None
+        if time.time() - self.started_at >= self.not_found_grace:
+            message = f"{error}; still unknown after {self.elapsed()} - check the job id and the connection's project"
+            return self.event("error", message, reason="not_found")
+        level = logging.DEBUG if self.missing_noted else logging.INFO
+        self.log.log(level, "SDRS job %s is not visible yet after %s; waiting", self.job_id, self.elapsed())
+        self.missing_noted = True
+        return {}
+
+    def _failure_note(self, error: SdrsError) -> str:
+        # A job SDRS showed before does not vanish: a "no such job" now is a glitch of SDRS or its gateway.
+        return " (SDRS showed the job before)" if isinstance(error, SdrsJobNotFoundError) else ""
+
+    def _read(self, job: SdrsJob) -> dict[str, Any] | None:
+        self.seen = True
+        self.observe(job)
+        return terminal_event(job) if job.is_terminal else None
+
+    def observe(self, job: SdrsJob) -> None:
+        """Log the job's status at INFO when it changed since the last poll, else at DEBUG."""
+        status = job.describe_status()
+        kind = f" ({job.job_type})" if job.job_type else ""
+        if status == self.last_status:
+            self.log.debug("SDRS job %s still %s after %s", job.job_id, status, self.elapsed())
+            return
+        self.log.info("SDRS job %s%s is %s after %s", job.job_id, kind, status, self.elapsed())
+        if job.is_terminal and job.sub_jobs:
+            # A few lines, not one per sub-job: a job may have 100,000 of them.
+            for sub in job.sub_jobs[:LOGGED_SUB_JOBS]:
+                self.log.info(
+                    "  sub-job %s (%s): %s%s",
+                    sub.job_id,
+                    sub.job_type or "?",
+                    sub.describe_status(),
+                    f" {sub.error_code}: {sub.fail_reason}" if sub.error_code or sub.fail_reason else "",
+                )
+            if job.sub_job_total > LOGGED_SUB_JOBS:
+                self.log.info(
+                    "  and %d more sub-jobs; all of them by status: %s",
+                    job.sub_job_total - LOGGED_SUB_JOBS,
+                    ", ".join(f"{count} {status}" for status, count in sorted(job.sub_job_counts.items())),
+                )
+        self.last_status = status
+
+    def event(self, status: EventStatus, message: str, **extra: Any) -> dict[str, Any]:
+        return event(status, self.job_id, message, **extra)
+
+
+def resource_status(document: dict[str, Any] | None) -> str | None:
+    """The ``status`` of a protection group or DR drill document; ``None`` when it has none (or is gone)."""
+    status = (document or {}).get("status")
+    return status if isinstance(status, str) else None
+
+
+def describe_resource_status(document: dict[str, Any] | None) -> str:
+    """The status in words, for messages: ``gone`` and ``in an unreported status`` included."""
+    if document is None:
+        return "gone"
+    return resource_status(document) or "in an unreported status"
+
+
+@dataclass
+class ResourceWatch(Watch):
+    """Follows one protection group or DR drill until it leaves the statuses in ``during``.
+
+    A resource that is gone has left them: a deletion in progress ends so.
+
+    :param resource: ``protection group`` or ``DR drill``.
+    :param resource_id: its id.
+    :param during: the statuses waited out (an operation in progress).
+    """
+
+    resource: str = ""
+    resource_id: str = ""
+    during: frozenset[str] = frozenset()
+
+    @property
+    def subject(self) -> str:
+        return f"{self.resource} {self.resource_id}"
+
+    _still_going = "the operation in progress may still be running"
+
+    def _special(self, error: SdrsError) -> dict[str, Any] | None:
+        if isinstance(error, SdrsResourceNotFoundError):
+            self.failures = 0
+            return self._read(None)
+        return None
+
+    def _read(self, document: dict[str, Any] | None) -> dict[str, Any] | None:
+        status = describe_resource_status(document)
+        if status != self.last_status:
+            self.log.info("%s is %s after %s", self.subject, status, self.elapsed())
+            self.last_status = status
+        else:
+            self.log.debug("%s still %s after %s", self.subject, status, self.elapsed())
+        if document is not None and resource_status(document) in self.during:
+            return None
+        return self.event("success", f"{self.subject} is {status} after {self.elapsed()}", document=document)
+
+    def event(self, status: EventStatus, message: str, **extra: Any) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "status": status,
+            "resource": self.resource,
+            "resource_id": self.resource_id,
+            "message": message,
+            "document": extra.pop("document", None),
+        }
+        payload.update(extra)
+        return payload
+
+
+def wait(
+    watch: Watch,
+    read: Callable[[], Steps[Any]],
+    *,
+    poll_interval: float,
+    end_time: float | None = None,
+    until: Until = "end",
+) -> Steps[dict[str, Any] | None]:
+    """Poll with ``read`` until ``watch`` decides, ``end_time`` passes, or the wait hands back (``until``).
+
+    :param read: makes the steps of one read (the job, or the resource).
+    :returns: the event payload that ends the wait; ``None`` when it hands back undecided (``until``
+        ``poll`` or ``sighting``, or the deadline passed in those modes: the sensor's own timeout then rules).
+    """
+    if until == "end" and end_time is not None and time.time() >= end_time:
+        return watch.timed_out()
+    while True:
+        try:
+            outcome: Any = yield from read()
+        except SdrsError as error:
+            outcome = error
+        verdict = watch.judge(outcome)
+        if verdict is not None:
+            return verdict
+        if until == "poll" or (until == "sighting" and watch.showed_target(outcome)):
+            return None
+        if end_time is not None:
+            left = end_time - time.time()
+            if left <= 0:
+                return watch.timed_out() if until == "end" else None
+            yield Sleep(min(poll_interval, left))
+        else:
+            yield Sleep(poll_interval)
+
+
+# -- events -----------------------------------------------------------------------------------------------
+
+
+def event(status: EventStatus, job_id: str, message: str, job: SdrsJob | None = None, **extra: Any) -> dict[str, Any]:
+    """The payload of the one event a job trigger fires.
+
+    :param extra: ``reason="not_found"`` for an ``error`` event about a job that stayed unknown past the grace.
     """
     payload: dict[str, Any] = {"status": status, "job_id": job_id, "message": message}
     payload["job"] = job.to_dict() if job else None
-    if reason:
-        payload["reason"] = reason
+    payload.update(extra)
     return payload
-
-
-def job_unknown(job_id: str, error: Exception, watch: JobWatch) -> str:
-    return f"{error}; still unknown after {watch.elapsed()} - check the job id and the connection's project"
 
 
 def connection_problem(conn_id: str, error: Exception) -> str:
@@ -202,23 +350,20 @@ def terminal_event(job: SdrsJob) -> dict[str, Any]:
     return event("failed", job.job_id, job.failure_summary(), job)
 
 
-def finish(job: SdrsJob) -> dict[str, Any]:
-    """The task result for a job that ended: its dict on success; raises on failure."""
-    if job.is_terminal and not job.status.is_success:
-        raise SdrsJobFailedError(job)
-    return job.to_dict()
+def _unreadable(payload: object) -> SdrsPollError:
+    return SdrsPollError(f"the SDRS trigger sent an unreadable event: {payload!r}"[:_MESSAGE_CLIP])
 
 
 def result_from_event(payload: dict[str, Any] | None) -> dict[str, Any]:
-    """Turn a trigger event into the task's result, or the exception poke mode would have raised.
+    """Turn a job trigger's event into the task's result, or the exception poke mode would have raised.
 
     :raises SdrsJobFailedError: the job failed (not retried).
-    :raises SdrsWaitTimeout: the deadline passed.
+    :raises SdrsWaitTimeoutError: the deadline passed.
     :raises SdrsJobUnknownError: the job stayed unknown past the grace period (not retried).
     :raises SdrsPollError: the job could not be polled (retryable).
     """
     if not isinstance(payload, dict) or payload.get("status") not in EVENT_STATUSES:
-        raise SdrsPollError(f"the SDRS trigger sent an unreadable event: {payload!r}"[:500])
+        raise _unreadable(payload)
     status = payload["status"]
     message = str(payload.get("message") or "")
     job_id = str(payload.get("job_id") or "")
@@ -227,88 +372,43 @@ def result_from_event(payload: dict[str, Any] | None) -> dict[str, Any]:
     job = SdrsJob.from_api(payload["job"], job_id=job_id) if isinstance(payload.get("job"), dict) else None
     if job is not None and job.job_id != job_id:
         # Another job's outcome must not decide this task, nor its ids reach XCom.
-        raise SdrsPollError(f"the SDRS trigger sent an event for job {job_id!r} about another job"[:500])
+        raise SdrsPollError(f"the SDRS trigger sent an event for job {job_id!r} about another job"[:_MESSAGE_CLIP])
     if status == "success" and job is not None and job.status.is_success:
         return job.to_dict()
     if status == "failed" and job is not None and job.is_terminal and not job.status.is_success:
         raise SdrsJobFailedError(job)
     if status in ("success", "failed"):
         # Only a job that SDRS itself reports as ended may decide the task.
-        raise SdrsPollError(f"the SDRS trigger sent a {status!r} event without a job that ended so: {payload!r}"[:500])
+        raise SdrsPollError(
+            f"the SDRS trigger sent a {status!r} event without a job that ended so: {payload!r}"[:_MESSAGE_CLIP]
+        )
     if status == "timeout":
-        raise SdrsWaitTimeout(message or f"timed out waiting for SDRS job {job_id}")
+        raise SdrsWaitTimeoutError(message or f"timed out waiting for SDRS job {job_id}")
     if payload.get("reason") == "not_found":
         raise SdrsJobUnknownError(message or f"SDRS has no job {job_id}")
     raise SdrsPollError(message or f"could not poll SDRS job {job_id}")
 
 
-# -- the wait loop, written once ------------------------------------------------------------------------
-#
-# ``wait_for_job`` decides; it does no I/O. It yields ``None`` when it wants the job read (send back the
-# SdrsJob, or the SdrsError the read raised) and a number of seconds when it wants to sleep (send back
-# None). It returns the event payload. The trigger drives it with aiohttp and asyncio.sleep, operators
-# waiting in a worker drive it with requests and time.sleep: one behaviour in every mode.
+def resource_from_event(payload: dict[str, Any] | None, resource: str, resource_id: str) -> dict[str, Any] | None:
+    """Turn a resource trigger's event into the resource's document (``None``: it is gone).
 
-WaitSteps = Generator["float | None", "SdrsJob | SdrsError | None", dict[str, Any]]
-
-
-def wait_for_job(
-    job_id: str,
-    *,
-    log: Log,
-    poll_interval: float,
-    end_time: float | None = None,
-    max_poll_failures: int = DEFAULT_MAX_POLL_FAILURES,
-    not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
-    started_at: float | None = None,
-    job_seen: bool = False,
-    poll_failures: int = 0,
-) -> WaitSteps:
-    """Poll ``job_id`` until it ends, ``end_time`` passes, or it cannot be polled any more.
-
-    :param max_poll_failures: consecutive failed polls (each after the hook's own retries) tolerated
-        before giving up with an ``error`` event. A refused credential or a bad connection gives up at once.
-    :param job_seen: an earlier read (before a deferral) showed the job, so the not-found grace is over.
-    :param poll_failures: failed polls in a row before this wait took over.
+    :param resource: the kind waited for, and ``resource_id`` its id: an event about another is refused.
+    :raises SdrsWaitTimeoutError: the deadline passed while the resource was still busy.
+    :raises SdrsPollError: the resource could not be polled (retryable), or the event is unreadable.
     """
-    watch = JobWatch(
-        job_id,
-        started_at=started_at or time.time(),
-        not_found_grace=not_found_grace,
-        max_poll_failures=max_poll_failures,
-        seen=job_seen,
-        failures=poll_failures,
-    )
-    while True:
-        if end_time is not None and time.time() >= end_time:
-            return event(
-                "timeout",
-                job_id,
-                f"SDRS job {job_id} did not end before the deadline "
-                f"(last status {watch.last_status or 'unknown'}, waited {watch.elapsed()})",
-            )
-        outcome = yield None
-        if outcome is not None:
-            verdict = watch.judge(outcome, log)
-            if verdict is not None:
-                return verdict
-        pause = poll_interval if end_time is None else max(0.0, min(poll_interval, end_time - time.time()))
-        yield pause
-
-
-def drive_blocking(steps: WaitSteps, read: Callable[[], SdrsJob], sleep: Callable[[float], None] = time.sleep) -> dict:
-    """Run :func:`wait_for_job` with blocking reads and sleeps; returns its event payload."""
-    try:
-        step = next(steps)
-        while True:
-            if step is None:
-                try:
-                    outcome: SdrsJob | SdrsError | None = read()
-                except SdrsError as error:
-                    outcome = error
-                step = steps.send(outcome)
-            else:
-                sleep(step)
-                step = steps.send(None)
-    except StopIteration as stop:
-        return stop.value
+    if not isinstance(payload, dict) or payload.get("status") not in ("success", "timeout", "error"):
+        raise _unreadable(payload)
+    if payload.get("resource") != resource or payload.get("resource_id") != resource_id:
+        raise SdrsPollError(
+            f"the SDRS trigger sent an event about {payload.get('resource')!r} {payload.get('resource_id')!r} "
+            f"while {resource} {resource_id} was waited for"[:_MESSAGE_CLIP]
+        )
+    message = str(payload.get("message") or "")
+    if payload["status"] == "timeout":
+        raise SdrsWaitTimeoutError(message or f"timed out waiting for {resource} {resource_id}")
+    if payload["status"] == "error":
+        raise SdrsPollError(message or f"could not poll {resource} {resource_id}")
+    document = payload.get("document")
+    if document is not None and not isinstance(document, dict):
+        raise _unreadable(payload)
+    return document

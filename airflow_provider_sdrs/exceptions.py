@@ -11,13 +11,16 @@ caller must handle differently:
 * :class:`SdrsConnectionError`: SDRS could not be reached (refused, reset, timed out).
 * :class:`SdrsJobFailedError`: the request worked and the *job* ended in ``FAIL``. It belongs to
   Airflow's ``AirflowFailException`` family, so a task that raises it is not retried.
+* What a wait ends with when the job did not decide it: :class:`SdrsPollError` (SDRS could not be polled;
+  retryable), :class:`SdrsJobUnknownError` (SDRS never showed the job; not retried) and
+  :class:`SdrsWaitTimeoutError` (the deadline passed; a retry waits again).
 
 Messages never contain credentials.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowFailException
 
@@ -32,7 +35,20 @@ MAX_MESSAGE = 2000
 
 
 class SdrsError(Exception):
-    """Base class of every error raised by the SDRS provider."""
+    """Base class of every error raised by the SDRS provider.
+
+    Errors copy and pickle whole (their message and every attribute), whatever their constructor takes.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _restore, (type(self), self.args, self.__dict__)
+
+
+def _restore(cls: type[SdrsError], args: tuple[Any, ...], state: dict[str, Any]) -> SdrsError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class SdrsConfigError(SdrsError, ValueError):
@@ -56,19 +72,51 @@ class SdrsValidationError(SdrsError, ValueError):
         super().__init__(f"{field} {problem}")
 
 
+def _suffix(attempts: int, context: tuple[str, ...]) -> str:
+    """What a failed call adds to its error's text: how many attempts it made, and why it was made."""
+    text = f" (after {attempts} attempts)" if attempts > 1 else ""
+    return text + "".join(f"; {note}" for note in context)
+
+
 class SdrsConnectionError(SdrsError):
     """SDRS could not be reached, after the retries the hook allows.
 
     This says nothing about the state of the job: it is a failed *poll*, never a failed job.
+
+    :param message: what failed; socket-library text in it is scrubbed and clipped.
+    :param operation: what was being done, e.g. ``get job 0000000062db92d70162db9d200f000a``.
+    :param attempts: how many times the request was sent.
+    :param may_have_started: a submission (not a read) may have reached SDRS before the connection failed:
+        read the resource's state before submitting it again.
+    :param context: sentences that say more about the failure (``needed to get job ...``), in order.
     """
 
-    def __init__(self, message: str, *, operation: str = "", attempts: int = 1) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str = "",
+        attempts: int = 1,
+        may_have_started: bool = False,
+        context: tuple[str, ...] = (),
+    ) -> None:
         self.operation = operation
         self.attempts = attempts
-        #: True when a submission (not a read) may have reached SDRS before the connection failed.
-        self.may_have_started = False
+        self.may_have_started = may_have_started
+        self.context = tuple(context)
         # The detail comes from a socket library quoting what it met: a URL, a proxy's answer.
-        super().__init__(safe(message, MAX_MESSAGE))
+        self.detail = safe(message, MAX_MESSAGE)
+        super().__init__(self.detail + _suffix(attempts, self.context))
+
+    def amended(self, *, attempts: int | None = None, context: tuple[str, ...] = ()) -> SdrsConnectionError:
+        """The same error, built anew with an attempt count and more context."""
+        return type(self)(
+            self.detail,
+            operation=self.operation,
+            attempts=self.attempts if attempts is None else attempts,
+            may_have_started=self.may_have_started,
+            context=(*self.context, *context),
+        )
 
 
 class SdrsApiError(SdrsError):
@@ -79,6 +127,8 @@ class SdrsApiError(SdrsError):
     :param message: the error text from the body.
     :param request_id: the gateway's request id, to quote to the cloud's support.
     :param operation: what was being done, e.g. ``get job 0000000062db92d70162db9d200f000a``.
+    :param attempts: how many times the request was sent.
+    :param context: sentences that say more about the failure (``needed to get job ...``), in order.
     """
 
     def __init__(
@@ -90,6 +140,7 @@ class SdrsApiError(SdrsError):
         request_id: str | None = None,
         operation: str = "",
         attempts: int = 1,
+        context: tuple[str, ...] = (),
     ) -> None:
         self.status = status
         # Whatever came from the server is scrubbed, escaped and clipped before it can be logged or shown.
@@ -98,7 +149,26 @@ class SdrsApiError(SdrsError):
         self.request_id = safe(request_id, 80) if request_id else request_id
         self.operation = clean(operation, 300)
         self.attempts = attempts
+        self.context = tuple(context)
         super().__init__(self._describe())
+
+    def _fields(self) -> dict[str, Any]:
+        """The constructor arguments this error was built with (already cleaned, which is idempotent)."""
+        return {
+            "status": self.status,
+            "code": self.code,
+            "message": self.message,
+            "request_id": self.request_id,
+            "operation": self.operation,
+        }
+
+    def amended(self, *, attempts: int | None = None, context: tuple[str, ...] = ()) -> SdrsApiError:
+        """The same error, built anew with an attempt count and more context."""
+        return type(self)(
+            **self._fields(),
+            attempts=self.attempts if attempts is None else attempts,
+            context=(*self.context, *context),
+        )
 
     def _describe(self) -> str:
         parts = [f"SDRS {self.operation} failed" if self.operation else "SDRS request failed"]
@@ -112,7 +182,7 @@ class SdrsApiError(SdrsError):
         text = " ".join(parts) + f": {self.message}"
         if self.request_id:
             text += f" [request id {self.request_id}]"
-        return text
+        return text + _suffix(self.attempts, self.context)
 
 
 class SdrsAuthError(SdrsApiError):
@@ -125,9 +195,12 @@ class SdrsJobNotFoundError(SdrsApiError):
     A 404 without an SDRS code (such as the gateway's ``APIGW.0101``) is a plain :class:`SdrsApiError`.
     """
 
-    def __init__(self, job_id: str, **kwargs) -> None:
+    def __init__(self, job_id: str, **kwargs: Any) -> None:
         self.job_id = job_id
         super().__init__(**kwargs)
+
+    def _fields(self) -> dict[str, Any]:
+        return {"job_id": self.job_id, **super()._fields()}
 
 
 class SdrsResourceNotFoundError(SdrsApiError):
@@ -198,3 +271,27 @@ class SdrsJobFailedError(SdrsError, AirflowFailException):
     def __init__(self, job: SdrsJob) -> None:
         self.job = job
         super().__init__(job.failure_summary())
+
+
+class SdrsPollError(SdrsError):
+    """The job (or resource) could not be polled: SDRS unreachable, refusing, or answering garbage.
+
+    This is not a verdict on the job, which may well still be running: the task fails with a
+    retryable error, and a retry resumes the wait.
+    """
+
+
+class SdrsJobUnknownError(SdrsError, AirflowFailException):
+    """SDRS still did not know the job after the grace period: a wrong id or project. Not retried."""
+
+
+class SdrsWaitTimeoutError(SdrsError):
+    """The wait's deadline passed before the job (or resource) got where it was waited for.
+
+    Sensors turn it into ``AirflowSensorTimeout`` (which ``soft_fail`` can skip); operators raise it, and a
+    retry of the task waits again instead of submitting a second operation.
+    """
+
+
+#: The name :class:`SdrsWaitTimeoutError` had before it followed the ``...Error`` naming of the others.
+SdrsWaitTimeout = SdrsWaitTimeoutError

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 
 from airflow_provider_sdrs._core.http import TransportFailure
-from airflow_provider_sdrs.exceptions import SdrsConnectionError, SdrsError, SdrsValidationError
+from airflow_provider_sdrs.exceptions import SdrsApiError, SdrsConnectionError, SdrsError, SdrsValidationError
 
 
 @dataclass(frozen=True)
@@ -80,8 +80,8 @@ def read_deadline(end: float | None, minimum: float = MIN_READ_SECONDS) -> float
 
 def deadline_passed(operation: str, last: SdrsError | None = None) -> SdrsError:
     """The error of a call that ran out of time: the last failure it saw, or a connection error."""
+    if isinstance(last, (SdrsApiError, SdrsConnectionError)):
+        return last.amended(context=("the deadline passed before another attempt",))
     if last is not None:
-        if last.args and "the deadline passed" not in str(last.args[0]):
-            last.args = (f"{last.args[0]}; the deadline passed before another attempt",)
         return last
     return SdrsConnectionError(f"SDRS {operation} failed: the deadline passed", operation=operation)

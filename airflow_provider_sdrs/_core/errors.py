@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from airflow_provider_sdrs._core.http import HttpResponse
 from airflow_provider_sdrs._core.text import clean, safe, scrub
@@ -101,11 +102,12 @@ def parse_error_body(body: bytes, *, fallback: str = "", secrets: Iterable[str] 
         document = None
     if isinstance(document, dict):
         request_id = _short_text(document.get("request_id"), 80, secrets)
-        candidates = [document.get(key) for key in _ERROR_KEYS if isinstance(document.get(key), dict)]
+        candidates: list[dict[str, Any]] = [
+            value for value in (document.get(key) for key in _ERROR_KEYS) if isinstance(value, dict)
+        ]
         candidates.extend(v for v in document.values() if isinstance(v, dict))
         candidates.append(document)
         for item in candidates:
-            assert isinstance(item, dict)
             code = _short_text(item.get("code"), 80, secrets) or _short_text(item.get("error_code"), 80, secrets)
             message = _text(item.get("message")) or _text(item.get("error_msg")) or _text(item.get("title"))
             if code or message:

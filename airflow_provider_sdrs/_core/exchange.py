@@ -1,9 +1,9 @@
 """The request/response dialogue with SDRS and IAM, written once for both transports.
 
-An exchange is a generator. It yields *steps* — :class:`Send` a request, :class:`Sleep` before a
-retry, :class:`NeedToken` for an IAM token — and receives each step's result; its return value is the
-decoded JSON body. The hook runs it with a small driver, ``requests`` in a worker or aiohttp on an event
-loop, so signing, URL building, response parsing, error mapping and retry policy cannot drift apart.
+An exchange is a generator of :mod:`~airflow_provider_sdrs._core.steps`: it yields ``Send`` a request,
+``Sleep`` before a retry, ``NeedToken`` for an IAM token, and receives each step's result; its return value
+is the decoded JSON body. A driver runs it, ``requests`` in a worker or aiohttp on an event loop, so
+signing, URL building, response parsing, error mapping and retry policy cannot drift apart.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import json
 import math
 import re
 import time
-from collections.abc import Generator
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -31,6 +30,7 @@ from airflow_provider_sdrs._core.ids import is_safe_id, validate_id
 from airflow_provider_sdrs._core.logs import Log
 from airflow_provider_sdrs._core.retry import RetryPolicy, parse_retry_after
 from airflow_provider_sdrs._core.settings import SdrsSettings
+from airflow_provider_sdrs._core.steps import NeedToken, Send, Sleep, Steps
 from airflow_provider_sdrs._core.text import clean, remember_secret, safe, scrub
 from airflow_provider_sdrs.exceptions import (
     SdrsApiError,
@@ -58,36 +58,8 @@ class IamToken:
         return moment < self.expires_at - margin
 
 
-@dataclass(frozen=True)
-class Send:
-    request: HttpRequest
-
-
-@dataclass(frozen=True)
-class Sleep:
-    seconds: float
-
-
-@dataclass(frozen=True)
-class NeedToken:
-    """Ask the driver for a usable token; ``stale`` is one the server refused, to be replaced.
-
-    ``operation`` is the call that needs it, named by :func:`token_failure` when no token can be had.
-    """
-
-    stale: IamToken | None = None
-    operation: str = ""
-
-
-def token_failure(error: SdrsError, step: NeedToken) -> SdrsError:
-    """The error of a failed token request, saying which call needed the token (a job, a group...)."""
-    if step.operation:
-        error.args = (f"{error.args[0] if error.args else error}; needed to {step.operation}",)
-    return error
-
-
-Step = Send | Sleep | NeedToken
-Exchange = Generator[Step, Any, Any]
+#: An exchange: steps that end with the decoded answer.
+Exchange = Steps[Any]
 
 
 @dataclass(frozen=True)
@@ -389,8 +361,8 @@ class _Attempts:
                     else ""
                 ),
                 operation=self.operation,
+                may_have_started=uncertain,
             )
-            error.may_have_started = uncertain
             # A request that never reached the server can always be sent again.
             return error, self.idempotent or not result.reached_server, None
         if result.refused:
@@ -415,14 +387,11 @@ class _Attempts:
         retry_after: float | None = None,
         deadline: Deadline = NO_DEADLINE,
     ) -> float | None:
-        """Seconds to wait before the next attempt, or ``None`` when ``error`` is final.
+        """Seconds to wait before the next attempt, or ``None`` when ``error`` is final (see :meth:`final`).
 
         The wait ends at the deadline at the latest; the attempt after it then gives up.
         """
         if not retryable or self.number >= self.policy.max_attempts or deadline.passed:
-            if self.number > 1 and isinstance(error, (SdrsApiError, SdrsConnectionError)):
-                error.attempts = self.number
-                error.args = (f"{error.args[0]} (after {self.number} attempts)",)
             return None
         wanted = self.policy.backoff(self.number, retry_after)
         delay = deadline.clip(wanted)
@@ -443,6 +412,21 @@ class _Attempts:
             self.policy.max_attempts,
         )
         return delay
+
+    def final(self, error: SdrsError) -> SdrsError:
+        """The error to raise when ``error`` ends the exchange: it says how many attempts were made."""
+        if self.number > 1 and isinstance(error, (SdrsApiError, SdrsConnectionError)):
+            return error.amended(attempts=self.number)
+        return error
+
+
+def _token(step: NeedToken) -> Steps[IamToken]:
+    """Ask the driver for a token; a failure says which call needed it (a job, a group...)."""
+    try:
+        token: IamToken = yield step
+    except (SdrsApiError, SdrsConnectionError) as error:
+        raise error.amended(context=(f"needed to {step.operation}",)) from None
+    return token
 
 
 def _short(error: SdrsError) -> str:
@@ -477,7 +461,7 @@ def api_exchange(
             raise deadline_passed(call.operation, last)
         attempts.number += 1
         if settings.auth_type == "password":
-            token = yield NeedToken(operation=call.operation)
+            token = yield from _token(NeedToken(operation=call.operation, deadline=deadline))
             # An error page may echo the request, and with it the token it carried.
             attempts.secrets = _with_token(attempts.secrets, token)
         project_id = settings.project_id or (token.project_id if token else None)
@@ -488,7 +472,7 @@ def api_exchange(
                 operation=call.operation,
                 message="the IAM token names no project; set extra.project_id on the connection",
             )
-        result = yield Send(build_api_request(settings, call, project_id=project_id, token=token))
+        result = yield Send(build_api_request(settings, call, project_id=project_id, token=token), deadline)
         retry_after = None
         if isinstance(result, HttpResponse) and 200 <= result.status < 300 and not result.refused:
             try:
@@ -502,19 +486,21 @@ def api_exchange(
             refreshed = True
             attempts.number -= 1
             log.info("SDRS %s: IAM token refused (HTTP 401); requesting a new token", call.operation)
-            token = yield NeedToken(stale=token, operation=call.operation)
+            token = yield from _token(NeedToken(stale=token, operation=call.operation, deadline=deadline))
             attempts.secrets = _with_token(attempts.secrets, token)
             continue
         else:
             error, retryable, retry_after = attempts.classify(result, call.job_id)
         delay = attempts.next_delay(error, retryable, retry_after, deadline)
         if delay is None:
-            raise error
+            raise attempts.final(error)
         last = error
         yield Sleep(delay)
 
 
-def iam_exchange(settings: SdrsSettings, policy: RetryPolicy, log: Log, deadline: Deadline = NO_DEADLINE) -> Exchange:
+def iam_exchange(
+    settings: SdrsSettings, policy: RetryPolicy, log: Log, deadline: Deadline = NO_DEADLINE
+) -> Steps[IamToken]:
     """Obtain a project-scoped IAM token; return an :class:`IamToken`."""
     operation = f"IAM token request for user {settings.login!r} in domain {settings.domain_name!r}"
     attempts = _Attempts(policy, operation, True, log, settings.secrets)
@@ -525,7 +511,7 @@ def iam_exchange(settings: SdrsSettings, policy: RetryPolicy, log: Log, deadline
         if deadline.passed:
             raise deadline_passed(operation, last)
         attempts.number += 1
-        result = yield Send(build_iam_request(settings))
+        result = yield Send(build_iam_request(settings), deadline)
         if isinstance(result, HttpResponse) and 200 <= result.status < 300 and not result.refused:
             return _parse_token(result, settings, log)
         error, retryable, retry_after = attempts.classify(result)
@@ -539,6 +525,6 @@ def iam_exchange(settings: SdrsSettings, policy: RetryPolicy, log: Log, deadline
             )
         delay = attempts.next_delay(error, retryable, retry_after, deadline)
         if delay is None:
-            raise error
+            raise attempts.final(error)
         last = error
         yield Sleep(delay)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,15 +21,7 @@ from airflow_provider_sdrs._core.body import (
     wire_headers,
 )
 from airflow_provider_sdrs._core.deadline import NO_DEADLINE, Deadline, deadline_passed, too_late_to_send
-from airflow_provider_sdrs._core.exchange import (
-    Exchange,
-    IamToken,
-    NeedToken,
-    Send,
-    Sleep,
-    iam_exchange,
-    token_failure,
-)
+from airflow_provider_sdrs._core.exchange import IamToken, iam_exchange
 from airflow_provider_sdrs._core.http import (
     HttpRequest,
     HttpResponse,
@@ -40,9 +32,12 @@ from airflow_provider_sdrs._core.http import (
 from airflow_provider_sdrs._core.logs import Log
 from airflow_provider_sdrs._core.retry import RetryPolicy
 from airflow_provider_sdrs._core.settings import SdrsSettings
+from airflow_provider_sdrs._core.steps import NeedToken, Send, Sleep, Steps, T
 from airflow_provider_sdrs._core.tokens import TOKEN_CACHE
 from airflow_provider_sdrs._core.trust import tls_context
 from airflow_provider_sdrs.exceptions import SdrsError
+
+AsyncTokenSource = Callable[[IamToken | None, Deadline], Awaitable[IamToken]]
 
 # Connections kept open per endpoint: bounds the sockets a triggerer opens to one endpoint, however many
 # waits it holds.
@@ -152,15 +147,6 @@ class AiohttpTransport:
         # Per request, not per session: hooks with different timeouts share the session.
         self.timeout = aiohttp.ClientTimeout(total=settings.timeout)
 
-    async def run(
-        self,
-        exchange: Exchange,
-        get_token: Callable[[IamToken | None, Deadline], Any] | None = None,
-        deadline: Deadline = NO_DEADLINE,
-    ) -> Any:
-        """Drive ``exchange`` over this transport."""
-        return await run_async(exchange, self, get_token, deadline)
-
     async def send(self, request: HttpRequest, deadline: Deadline = NO_DEADLINE) -> HttpResponse | TransportFailure:
         origin = origin_of(request.url)
         lease = self.leases.get(origin)
@@ -229,33 +215,33 @@ class AiohttpTransport:
             return TransportFailure("protocol", f"{type(exc).__name__}: {exc}")
 
 
-async def run_async(
-    exchange: Exchange,
-    transport: AiohttpTransport,
-    get_token: Callable[[IamToken | None, Deadline], Any] | None = None,
-    deadline: Deadline = NO_DEADLINE,
-) -> Any:
-    """Drive ``exchange`` to its result on the running event loop; requests and token waits end by ``deadline``."""
+async def adrive(steps: Steps[T], transport: AiohttpTransport, get_token: AsyncTokenSource | None = None) -> T:
+    """Perform ``steps`` (an exchange, a read or a whole wait) on the running event loop; return their result.
+
+    The asyncio twin of :func:`airflow_provider_sdrs.hooks._sync.drive`: it must stay as small.
+    """
     result: Any = None
-    try:
-        while True:
-            step = exchange.send(result)
-            if isinstance(step, Send):
-                result = await transport.send(step.request, deadline)
-            elif isinstance(step, Sleep):
-                await asyncio.sleep(step.seconds)
-                result = None
-            elif isinstance(step, NeedToken):
-                if get_token is None:
-                    raise RuntimeError("this exchange needs no token")
-                try:
-                    result = await get_token(step.stale, deadline)
-                except SdrsError as error:
-                    raise token_failure(error, step) from None
-            else:  # pragma: no cover - the core yields nothing else
-                raise TypeError(f"unknown step {step!r}")
-    except StopIteration as done:
-        return done.value
+    failure: SdrsError | None = None
+    while True:
+        try:
+            step = steps.send(result) if failure is None else steps.throw(failure)
+        except StopIteration as done:
+            return done.value
+        result = failure = None
+        kind = type(step)
+        if kind is Send:
+            result = await transport.send(step.request, step.deadline)  # type: ignore[union-attr]
+        elif kind is Sleep:
+            await asyncio.sleep(step.seconds)  # type: ignore[union-attr]
+        elif kind is NeedToken:
+            if get_token is None:
+                raise RuntimeError("these steps need an IAM token, and the connection uses none")
+            try:
+                result = await get_token(step.stale, step.deadline)  # type: ignore[union-attr]
+            except SdrsError as error:
+                failure = error
+        else:  # pragma: no cover - the core yields nothing else
+            raise TypeError(f"unknown step {step!r}")
 
 
 def async_token(
@@ -264,8 +250,8 @@ def async_token(
     policy: RetryPolicy,
     log: Log,
     on_new_token: Callable[[IamToken], None],
-) -> Callable[[IamToken | None, Deadline], Any]:
-    """A token source for :func:`run_async`: one IAM request per credentials at a time, per loop."""
+) -> AsyncTokenSource:
+    """A token source for :func:`adrive`: one IAM request per credentials at a time, per loop."""
     key = settings.token_key
 
     async def get_token(stale: IamToken | None, deadline: Deadline = NO_DEADLINE) -> IamToken:
@@ -289,7 +275,7 @@ def async_token(
             token = TOKEN_CACHE.get(key)
             if token is None:
                 log.info("Requesting an IAM token for user %r at %s", settings.login, settings.iam_endpoint)
-                token = await run_async(iam_exchange(settings, policy, log, deadline), transport, deadline=deadline)
+                token = await adrive(iam_exchange(settings, policy, log, deadline), transport)
                 on_new_token(token)
                 TOKEN_CACHE.put(key, token)
             return token

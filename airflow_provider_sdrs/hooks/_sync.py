@@ -33,15 +33,7 @@ from airflow_provider_sdrs._core.body import (
     wire_headers,
 )
 from airflow_provider_sdrs._core.deadline import NO_DEADLINE, Deadline, deadline_passed, too_late_to_send
-from airflow_provider_sdrs._core.exchange import (
-    Exchange,
-    IamToken,
-    NeedToken,
-    Send,
-    Sleep,
-    iam_exchange,
-    token_failure,
-)
+from airflow_provider_sdrs._core.exchange import IamToken, iam_exchange
 from airflow_provider_sdrs._core.http import (
     FailureKind,
     HttpRequest,
@@ -53,9 +45,12 @@ from airflow_provider_sdrs._core.http import (
 from airflow_provider_sdrs._core.logs import Log
 from airflow_provider_sdrs._core.retry import RetryPolicy
 from airflow_provider_sdrs._core.settings import SdrsSettings
+from airflow_provider_sdrs._core.steps import NeedToken, Send, Sleep, Steps, T
 from airflow_provider_sdrs._core.tokens import TOKEN_CACHE
 from airflow_provider_sdrs._core.trust import ca_bundle, tls_context
 from airflow_provider_sdrs.exceptions import SdrsError
+
+TokenSource = Callable[[IamToken | None, Deadline], IamToken]
 
 
 class _NoCookies(CookiePolicy):
@@ -348,33 +343,33 @@ def _body_error_kind(exc: BaseException) -> FailureKind:
     return "protocol" if isinstance(_cause(exc), InvalidChunkLength) else "reset"
 
 
-def run_sync(
-    exchange: Exchange,
-    transport: RequestsTransport,
-    get_token: Callable[[IamToken | None, Deadline], IamToken] | None = None,
-    deadline: Deadline = NO_DEADLINE,
-) -> Any:
-    """Drive ``exchange`` to its result, blocking; requests and token waits end by ``deadline``."""
+def drive(steps: Steps[T], transport: RequestsTransport, get_token: TokenSource | None = None) -> T:
+    """Perform ``steps`` (an exchange, a read or a whole wait), blocking, and return their result.
+
+    The blocking twin of :func:`airflow_provider_sdrs.hooks._async.adrive`: it must stay as small.
+    """
     result: Any = None
-    try:
-        while True:
-            step = exchange.send(result)
-            if isinstance(step, Send):
-                result = transport.send(step.request, deadline)
-            elif isinstance(step, Sleep):
-                time.sleep(step.seconds)
-                result = None
-            elif isinstance(step, NeedToken):
-                if get_token is None:
-                    raise RuntimeError("this exchange needs no token")
-                try:
-                    result = get_token(step.stale, deadline)
-                except SdrsError as error:
-                    raise token_failure(error, step) from None
-            else:  # pragma: no cover - the core yields nothing else
-                raise TypeError(f"unknown step {step!r}")
-    except StopIteration as done:
-        return done.value
+    failure: SdrsError | None = None
+    while True:
+        try:
+            step = steps.send(result) if failure is None else steps.throw(failure)
+        except StopIteration as done:
+            return done.value
+        result = failure = None
+        kind = type(step)
+        if kind is Send:
+            result = transport.send(step.request, step.deadline)  # type: ignore[union-attr]
+        elif kind is Sleep:
+            time.sleep(step.seconds)  # type: ignore[union-attr]
+        elif kind is NeedToken:
+            if get_token is None:
+                raise RuntimeError("these steps need an IAM token, and the connection uses none")
+            try:
+                result = get_token(step.stale, step.deadline)  # type: ignore[union-attr]
+            except SdrsError as error:
+                failure = error
+        else:  # pragma: no cover - the core yields nothing else
+            raise TypeError(f"unknown step {step!r}")
 
 
 def sync_token(
@@ -383,8 +378,8 @@ def sync_token(
     policy: RetryPolicy,
     log: Log,
     on_new_token: Callable[[IamToken], None],
-) -> Callable[[IamToken | None, Deadline], IamToken]:
-    """A token source for :func:`run_sync` backed by the process-wide cache."""
+) -> TokenSource:
+    """A token source for :func:`drive` backed by the process-wide cache."""
     key = settings.token_key
 
     def get_token(stale: IamToken | None, deadline: Deadline = NO_DEADLINE) -> IamToken:
@@ -398,7 +393,7 @@ def sync_token(
             token = TOKEN_CACHE.get(key)
             if token is None:
                 log.info("Requesting an IAM token for user %r at %s", settings.login, settings.iam_endpoint)
-                token = run_sync(iam_exchange(settings, policy, log, deadline), transport, deadline=deadline)
+                token = drive(iam_exchange(settings, policy, log, deadline), transport)
                 on_new_token(token)
                 TOKEN_CACHE.put(key, token)
             return token

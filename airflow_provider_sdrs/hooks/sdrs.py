@@ -12,19 +12,32 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseHook
 
-from airflow_provider_sdrs._core import numbers, operations
-from airflow_provider_sdrs._core.answers import job_from_answer, resource_from_answer
+from airflow_provider_sdrs._core import numbers, reads
 from airflow_provider_sdrs._core.deadline import Deadline, as_deadline
-from airflow_provider_sdrs._core.exchange import ApiCall, IamToken, api_exchange, job_call
+from airflow_provider_sdrs._core.exchange import ApiCall, Exchange, IamToken, api_exchange
 from airflow_provider_sdrs._core.ids import is_safe_id
+from airflow_provider_sdrs._core.operations import (
+    CREATE_DRILL,
+    CREATE_GROUP,
+    DELETE_DRILL,
+    DELETE_GROUP,
+    FAILOVER,
+    PLANNED_FAILOVER,
+    REPROTECT,
+    START_PROTECTION,
+    STOP_PROTECTION,
+    Operation,
+)
+from airflow_provider_sdrs._core.reads import Read, read_steps
 from airflow_provider_sdrs._core.retry import RetryPolicy
 from airflow_provider_sdrs._core.settings import SdrsSettings, unknown_extra_keys
+from airflow_provider_sdrs._core.steps import Steps, T
 from airflow_provider_sdrs._core.text import remember_secret, safe
 from airflow_provider_sdrs.exceptions import SdrsApiError, SdrsError
-from airflow_provider_sdrs.models import SdrsJob, bounded_document
+from airflow_provider_sdrs.models import SdrsJob
 
 if TYPE_CHECKING:
-    from airflow_provider_sdrs.hooks._async import AiohttpTransport
+    from airflow_provider_sdrs.hooks._async import AiohttpTransport, AsyncTokenSource
     from airflow_provider_sdrs.hooks._sync import RequestsTransport
 
 __all__ = ["SdrsHook"]
@@ -69,43 +82,9 @@ class SettingsCache:
 ASYNC_SETTINGS = SettingsCache()
 
 
-def _member(answer: dict[str, Any], key: str, resource_id: str, what: str) -> dict[str, Any]:
-    """The ``key`` object of an answer about ``resource_id``, as a bounded, strict-JSON copy."""
-    value = resource_from_answer(answer, key, resource_id, what)
-    return _readable(lambda: bounded_document(value, what=key), f"get {what} {resource_id}")
-
-
-def _members(answer: dict[str, Any], key: str) -> list[dict[str, Any]]:
-    """The ``key`` list of an answer, each object a bounded, strict-JSON copy.
-
-    A missing list is a bad answer, not an empty one: "no drill" could send a task down the wrong path.
-    """
-    items = answer.get(key)
-    if not isinstance(items, list):
-        raise SdrsApiError(status=None, code=None, message=f"the answer has no {key!r} list", operation=f"list {key}")
-    objects = [item for item in items if isinstance(item, dict)]
-    return _readable(lambda: [bounded_document(item, what=key) for item in objects], f"list {key}")
-
-
-def _readable(build: Callable[[], Any], operation: str) -> Any:
-    """Build a model from a decoded answer; whatever goes wrong is a bad answer, never a crash."""
-    try:
-        return build()
-    except SdrsError:
-        raise
-    except (RecursionError, OverflowError, ValueError, TypeError, MemoryError) as error:
-        raise SdrsApiError(
-            status=None, code=None, message=f"unreadable answer ({type(error).__name__})", operation=operation
-        ) from None
-
-
 def _earliest(*deadlines: float | None) -> float | None:
     known = [deadline for deadline in deadlines if deadline is not None]
     return min(known) if known else None
-
-
-def _job(document: dict[str, Any], job_id: str) -> SdrsJob:
-    return _readable(lambda: job_from_answer(document, job_id), f"get job {job_id}")
 
 
 def _mask(value: str) -> None:
@@ -154,13 +133,13 @@ class SdrsHook(BaseHook):
         super().__init__(**kwargs)
         self.sdrs_conn_id = sdrs_conn_id
         self.timeout = numbers.optional_seconds(timeout, "timeout", positive=True)
-        self.retry_policy = RetryPolicy(
+        self._retry_policy = RetryPolicy(
             retry_limit=numbers.retry_limit(retry_limit, "retry_limit"),
             retry_delay=numbers.retry_delay(retry_delay, "retry_delay"),
         )
         self._async_settings: SdrsSettings | None = None
         self._async_transport: AiohttpTransport | None = None
-        self._async_token_source: Callable[[IamToken | None, Deadline], Awaitable[IamToken]] | None = None
+        self._async_token_source: AsyncTokenSource | None = None
         self._async_depth = 0
         self._bound: float | None = None
 
@@ -189,12 +168,12 @@ class SdrsHook(BaseHook):
         return settings
 
     @cached_property
-    def settings(self) -> SdrsSettings:
+    def _settings(self) -> SdrsSettings:
         """The validated connection (looked up with the blocking connection API)."""
         conn = self.get_connection(self.sdrs_conn_id)
         return self._settings_from(conn, conn.extra_dejson)
 
-    async def aget_settings(self) -> SdrsSettings:
+    async def _aget_settings(self) -> SdrsSettings:
         """The validated connection, looked up without blocking the event loop.
 
         A triggerer holding many waits on one connection looks it up once a minute, not once per wait.
@@ -214,24 +193,42 @@ class SdrsHook(BaseHook):
         _mask(token.value)
         remember_secret(token.value)
 
+    def _exchange(self, settings: SdrsSettings, call: ApiCall, deadline: Deadline) -> Exchange:
+        """The steps of one call with ``settings``: authentication, retries, answer decoding."""
+        return api_exchange(settings, call, self._retry_policy, self.log, deadline)
+
+    def _read_steps(self, settings: SdrsSettings, read: Read[T], deadline: float | None = None) -> Steps[T]:
+        """The steps of one read, ended by ``deadline`` (epoch seconds) at the latest."""
+        return read_steps(self._exchange(settings, read.call, as_deadline(deadline)), read)
+
     # -- blocking path ---------------------------------------------------------------------------
 
     @cached_property
     def _transport(self) -> RequestsTransport:
         from airflow_provider_sdrs.hooks._sync import RequestsTransport
 
-        return RequestsTransport(self.settings)
+        return RequestsTransport(self._settings)
 
-    def _run(self, call: ApiCall, deadline: float | None) -> Any:
-        from airflow_provider_sdrs.hooks._sync import run_sync, sync_token
+    def _drive(self, steps: Steps[T]) -> T:
+        """Perform ``steps`` (a call, a read or a whole wait) with ``requests``, blocking."""
+        from airflow_provider_sdrs.hooks._sync import drive, sync_token
 
-        settings = self.settings
+        settings = self._settings
         token_source = None
         if settings.auth_type == "password":
-            token_source = sync_token(settings, self._transport, self.retry_policy, self.log, self._on_new_token)
-        limit = as_deadline(_earliest(deadline, self._bound))
-        exchange = api_exchange(settings, call, self.retry_policy, self.log, limit)
-        return run_sync(exchange, self._transport, token_source, limit)
+            token_source = sync_token(settings, self._transport, self._retry_policy, self.log, self._on_new_token)
+        return drive(steps, self._transport, token_source)
+
+    def _limit(self, deadline: float | None) -> float | None:
+        # Validated first: a NaN deadline would make every comparison false, so that nothing is ever sent.
+        return _earliest(as_deadline(deadline).at, self._bound)
+
+    def _read(self, read: Read[T], deadline: float | None = None) -> T:
+        return self._drive(self._read_steps(self._settings, read, self._limit(deadline)))
+
+    def _call(self, call: ApiCall, *, deadline: float | None = None) -> dict[str, Any]:
+        """Run one SDRS API call and return its decoded JSON body (see :meth:`get_job` for ``deadline``)."""
+        return self._drive(self._exchange(self._settings, call, as_deadline(self._limit(deadline))))
 
     @contextmanager
     def bounded_by(self, deadline: float | None) -> Iterator[None]:
@@ -246,37 +243,36 @@ class SdrsHook(BaseHook):
         finally:
             self._bound = previous
 
-    def call(self, call: ApiCall, *, deadline: float | None = None) -> dict[str, Any]:
-        """Run one SDRS API call and return its decoded JSON body.
-
-        :param deadline: wall-clock limit (epoch seconds, as ``time.time()``) for the whole call: request
-            timeouts, retries, ``Retry-After`` waits and the wait for an IAM token end by then. Past it
-            the call raises the last error it met, or an ``SdrsConnectionError`` saying the deadline passed.
-        """
-        return self._run(call, deadline)
-
     def get_job(self, job_id: str, *, deadline: float | None = None) -> SdrsJob:
         """Read an SDRS job.
 
         :param job_id: the id returned by the call that started the job.
-        :param deadline: wall-clock limit for the whole read, see :meth:`call`.
+        :param deadline: wall-clock limit (epoch seconds, as ``time.time()``) for the whole read: request
+            timeouts, retries, ``Retry-After`` waits and the wait for an IAM token end by then. Past it the
+            read raises the last error it met, or an ``SdrsConnectionError`` saying the deadline passed.
+            Every read takes this argument.
         :raises SdrsValidationError: ``job_id`` is not a safe id; nothing was sent.
         :raises SdrsJobNotFoundError: SDRS says it does not know the job.
         :raises SdrsApiError: SDRS answered with another error (after retries for transient ones), or with
             the document of another job.
         :raises SdrsConnectionError: SDRS could not be reached, after retries.
         """
-        request = job_call(job_id)
-        return _job(self.call(request, deadline=deadline), job_id)
+        return self._read(reads.job(job_id), deadline)
 
     # -- DR operations: each submits a job and returns its id --------------------------------------
     #
-    # A submission is resent only when it certainly never reached SDRS. After a timeout or a broken
-    # connection it may have started: the error says so (SdrsConnectionError.may_have_started), and the
-    # resource's state must be read before submitting again.
+    # Each is declared once in _core.operations (arguments, request, state table). A submission is resent
+    # only when it certainly never reached SDRS. After a timeout or a broken connection it may have started:
+    # the error says so (SdrsConnectionError.may_have_started), and the resource's state must be read before
+    # submitting again.
 
-    def _submit(self, call: ApiCall) -> str:
-        answer = self.call(call)
+    def submit(self, operation: Operation, **arguments: Any) -> str:
+        """Submit a DR operation declared in :mod:`airflow_provider_sdrs._core.operations`; return its job id.
+
+        :raises SdrsValidationError: an argument is not acceptable; nothing was sent.
+        """
+        call = operation.request(**arguments)
+        answer = self._call(call)
         job_id = answer.get("job_id")
         if not is_safe_id(job_id):
             raise SdrsApiError(
@@ -290,73 +286,60 @@ class SdrsHook(BaseHook):
 
     def start_protection(self, server_group_id: str) -> str:
         """Enable protection of a protection group (``available`` -> ``protected``); returns the job id."""
-        return self._submit(operations.start_protection(server_group_id))
+        return self.submit(START_PROTECTION, server_group_id=server_group_id)
 
     def stop_protection(self, server_group_id: str) -> str:
         """Disable protection (``protected`` -> ``available``); returns the job id."""
-        return self._submit(operations.stop_protection(server_group_id))
+        return self.submit(STOP_PROTECTION, server_group_id=server_group_id)
 
     def failover(self, server_group_id: str) -> str:
         """Fail a protection group over to the target AZ (``protected`` -> ``failed-over``); returns the job id."""
-        return self._submit(operations.failover(server_group_id))
+        return self.submit(FAILOVER, server_group_id=server_group_id)
 
     def planned_failover(self, server_group_id: str, priority_station: str = "target") -> str:
         """Switch the production site to ``priority_station`` (``target`` or ``source``); returns the job id."""
-        return self._submit(operations.planned_failover(server_group_id, priority_station))
+        return self.submit(PLANNED_FAILOVER, server_group_id=server_group_id, priority_station=priority_station)
 
     def reprotect(self, server_group_id: str) -> str:
         """Re-enable protection after a failover (``failed-over`` -> ``protected``); returns the job id."""
-        return self._submit(operations.reprotect(server_group_id))
+        return self.submit(REPROTECT, server_group_id=server_group_id)
 
     def create_drill(self, server_group_id: str, name: str, drill_vpc_id: str | None = None) -> str:
         """Start a DR drill of a protection group; the job's ``entities.disaster_recovery_drill_id`` names it."""
-        return self._submit(operations.create_drill(server_group_id, name, drill_vpc_id))
+        return self.submit(CREATE_DRILL, server_group_id=server_group_id, name=name, drill_vpc_id=drill_vpc_id)
 
     def delete_drill(self, drill_id: str) -> str:
         """Delete a DR drill (``available``, ``error`` or ``error-deleting``); returns the job id."""
-        return self._submit(operations.delete_drill(drill_id))
+        return self.submit(DELETE_DRILL, drill_id=drill_id)
 
     def create_protection_group(self, **spec: Any) -> str:
         """Create a protection group; ``spec``: name, source/target_availability_zone, domain_id,
         source_vpc_id, description, dr_type. The job's ``entities.server_group_id`` names it."""
-        return self._submit(operations.create_group(**spec))
+        return self.submit(CREATE_GROUP, **spec)
 
     def delete_protection_group(self, server_group_id: str) -> str:
         """Delete a protection group (no protected instances, replication pairs or DR drills); returns the job id."""
-        return self._submit(operations.delete_group(server_group_id))
+        return self.submit(DELETE_GROUP, server_group_id=server_group_id)
 
     # -- reads --------------------------------------------------------------------------------------
 
     def get_protection_group(self, server_group_id: str, *, deadline: float | None = None) -> dict[str, Any]:
         """The ``server_group`` document (``status``, ``priority_station``...).
 
-        :param deadline: wall-clock limit for the whole read, see :meth:`call`.
         :raises SdrsResourceNotFoundError: no such group (SDRS.1013).
         """
-        return _member(
-            self.call(operations.get_group(server_group_id), deadline=deadline),
-            "server_group",
-            server_group_id,
-            "protection group",
-        )
+        return self._read(reads.resource(reads.GROUP, server_group_id), deadline)
 
     def list_protection_groups(self, name: str | None = None, *, deadline: float | None = None) -> list[dict[str, Any]]:
         """Protection groups of the project; with ``name``, only those with exactly that name."""
-        found = _members(self.call(operations.list_groups(name), deadline=deadline), "server_groups")
-        return [group for group in found if name is None or group.get("name") == name]
+        return self._read(reads.groups(name), deadline)
 
     def get_drill(self, drill_id: str, *, deadline: float | None = None) -> dict[str, Any]:
         """The ``disaster_recovery_drill`` document.
 
-        :param deadline: wall-clock limit for the whole read, see :meth:`call`.
         :raises SdrsResourceNotFoundError: no such drill (SDRS.1902).
         """
-        return _member(
-            self.call(operations.get_drill(drill_id), deadline=deadline),
-            "disaster_recovery_drill",
-            drill_id,
-            "DR drill",
-        )
+        return self._read(reads.resource(reads.DRILL, drill_id), deadline)
 
     def list_drills(self, server_group_id: str | None = None, *, deadline: float | None = None) -> list[dict[str, Any]]:
         """DR drills, of one protection group or of the whole project.
@@ -364,27 +347,15 @@ class SdrsHook(BaseHook):
         With ``server_group_id``, a drill the answer says belongs to another group is left out: a listing that
         ignored its filter must not hand another group's drill to a task that would delete it.
         """
-        drills = _members(
-            self.call(operations.list_drills(server_group_id), deadline=deadline), "disaster_recovery_drills"
-        )
-        if server_group_id is None:
-            return drills
-        kept = [drill for drill in drills if drill.get("server_group_id") in (None, server_group_id)]
-        if len(kept) < len(drills):
-            self.log.warning(
-                "SDRS listed %d DR drill(s) of other protection groups when asked for those of %s; ignoring them",
-                len(drills) - len(kept),
-                server_group_id,
-            )
-        return kept
+        return self._read(reads.drills(server_group_id, self.log), deadline)
 
     def test_connection(self) -> tuple[bool, str]:
         """Make one cheap authenticated call (read the SDRS quotas), as the UI's Test button does."""
         secrets: tuple[str, ...] = ()
         try:
-            settings = self.settings
+            settings = self._settings
             secrets = settings.secrets
-            self.call(ApiCall("GET", ("sdrs", "quotas"), "read quotas (connection test)"))
+            self._read(reads.quotas())
         except SdrsError as error:
             # Shown in the UI, where no log masker runs: scrubbed and clipped here once more.
             return False, safe(str(error), 2000, secrets)
@@ -405,10 +376,10 @@ class SdrsHook(BaseHook):
         if self._async_depth == 0:
             from airflow_provider_sdrs.hooks._async import SESSIONS, AiohttpTransport, async_token
 
-            settings = await self.aget_settings()
+            settings = await self._aget_settings()
             self._async_transport = AiohttpTransport(SESSIONS.acquire(settings), settings)
             self._async_token_source = (
-                async_token(settings, self._async_transport, self.retry_policy, self.log, self._on_new_token)
+                async_token(settings, self._async_transport, self._retry_policy, self.log, self._on_new_token)
                 if settings.auth_type == "password"
                 else None
             )
@@ -421,21 +392,50 @@ class SdrsHook(BaseHook):
             from airflow_provider_sdrs.hooks._async import SESSIONS
 
             self._async_transport = None
-            await SESSIONS.release(await self.aget_settings())
+            await SESSIONS.release(await self._aget_settings())
 
-    async def acall(self, call: ApiCall, *, deadline: float | None = None) -> dict[str, Any]:
-        """Asynchronous twin of :meth:`call`."""
+    async def _adrive(self, steps: Steps[T]) -> T:
+        """Perform ``steps`` (a call, a read or a whole wait) on aiohttp; the hook's session is held meanwhile."""
+        from airflow_provider_sdrs.hooks._async import adrive
+
         async with self:
             transport = self._async_transport
-            assert transport is not None
-            limit = as_deadline(deadline)
-            exchange = api_exchange(transport.settings, call, self.retry_policy, self.log, limit)
-            return await transport.run(exchange, self._async_token_source, limit)
+            if transport is None:  # pragma: no cover - set by __aenter__
+                raise RuntimeError("the hook's asynchronous session is not open")
+            return await adrive(steps, transport, self._async_token_source)
+
+    async def _aread(self, read: Read[T], deadline: float | None = None) -> T:
+        settings = await self._aget_settings()
+        return await self._adrive(self._read_steps(settings, read, deadline))
+
+    async def _acall(self, call: ApiCall, *, deadline: float | None = None) -> dict[str, Any]:
+        """Asynchronous twin of :meth:`_call`."""
+        settings = await self._aget_settings()
+        return await self._adrive(self._exchange(settings, call, as_deadline(deadline)))
 
     async def aget_job(self, job_id: str, *, deadline: float | None = None) -> SdrsJob:
         """Asynchronous twin of :meth:`get_job`."""
-        request = job_call(job_id)
-        return _job(await self.acall(request, deadline=deadline), job_id)
+        return await self._aread(reads.job(job_id), deadline)
+
+    async def aget_protection_group(self, server_group_id: str, *, deadline: float | None = None) -> dict[str, Any]:
+        """Asynchronous twin of :meth:`get_protection_group`."""
+        return await self._aread(reads.resource(reads.GROUP, server_group_id), deadline)
+
+    async def alist_protection_groups(
+        self, name: str | None = None, *, deadline: float | None = None
+    ) -> list[dict[str, Any]]:
+        """Asynchronous twin of :meth:`list_protection_groups`."""
+        return await self._aread(reads.groups(name), deadline)
+
+    async def aget_drill(self, drill_id: str, *, deadline: float | None = None) -> dict[str, Any]:
+        """Asynchronous twin of :meth:`get_drill`."""
+        return await self._aread(reads.resource(reads.DRILL, drill_id), deadline)
+
+    async def alist_drills(
+        self, server_group_id: str | None = None, *, deadline: float | None = None
+    ) -> list[dict[str, Any]]:
+        """Asynchronous twin of :meth:`list_drills`."""
+        return await self._aread(reads.drills(server_group_id, self.log), deadline)
 
     # -- connection form -------------------------------------------------------------------------
 

@@ -4,7 +4,9 @@ Every operator follows the same steps, so that a DAG can be re-run or retried at
 submitting an operation twice:
 
 1. read the resource (protection group or DR drill) and decide from its status
-   (:mod:`airflow_provider_sdrs._core.states`): already done, in progress, allowed, or refused;
+   (the operation's spec in :mod:`airflow_provider_sdrs._core.operations`): already done, in progress
+   (then wait for it: in the worker, or deferred to
+   :class:`~airflow_provider_sdrs.triggers.sdrs.SdrsResourceTrigger`, and read again), allowed, or refused;
 2. submit the operation and push its ``job_id`` to XCom at once;
 3. wait for the job like :class:`~airflow_provider_sdrs.sensors.sdrs.SdrsJobSensor` does (in the worker,
    or deferred to :class:`~airflow_provider_sdrs.triggers.sdrs.SdrsJobTrigger`), with the same outcomes.
@@ -27,38 +29,45 @@ from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperat
 
 from airflow_provider_sdrs._core import numbers
 from airflow_provider_sdrs._core.ids import is_safe_id, validate_id
-from airflow_provider_sdrs._core.states import (
+from airflow_provider_sdrs._core.operations import (
     CREATE_DRILL,
     CREATE_GROUP,
     DELETE_DRILL,
     DELETE_GROUP,
     DRILL_GROUP_STATUSES,
     FAILOVER,
+    GROUP_CONTENTS,
     PLANNED_FAILOVER,
     REPROTECT,
     START_PROTECTION,
     STOP_PROTECTION,
     Decision,
-    OperationStates,
+    Operation,
+    group_contents,
 )
 from airflow_provider_sdrs._waiting import (
     DEFAULT_NOT_FOUND_GRACE,
+    DEFAULT_WAIT_TIMEOUT,
     JobWatch,
-    SdrsWaitTimeout,
-    drive_blocking,
+    ResourceWatch,
+    describe_resource_status,
     format_elapsed,
+    resource_from_event,
+    resource_status,
     result_from_event,
     terminal_event,
-    wait_for_job,
+    wait,
 )
 from airflow_provider_sdrs.exceptions import (
     SdrsConnectionError,
     SdrsError,
     SdrsJobFailedError,
     SdrsOperationNotAllowedError,
+    SdrsPollError,
     SdrsPreconditionError,
     SdrsResourceNotFoundError,
     SdrsValidationError,
+    SdrsWaitTimeoutError,
 )
 from airflow_provider_sdrs.links.sdrs import SdrsConsoleLink, push_console_link
 
@@ -80,7 +89,6 @@ __all__ = [
     "SdrsStopProtectionOperator",
 ]
 
-DEFAULT_TIMEOUT = 2 * 3600.0
 # The keys of SdrsJob.to_dict(), all None when no job was submitted.
 _JOB_KEYS = (
     "job_id",
@@ -95,11 +103,9 @@ _JOB_KEYS = (
 )
 
 
-def _status(resource: dict[str, Any] | None) -> str | None:
-    if resource is None:
-        return None
-    status = resource.get("status")
-    return status if isinstance(status, str) else "in an unreported status"
+def _shown_status(resource: dict[str, Any] | None) -> str | None:
+    """The status for an error message: ``None`` when the resource does not exist."""
+    return None if resource is None else describe_resource_status(resource)
 
 
 def _named_id(job: dict[str, Any] | None, key: str) -> str | None:
@@ -161,8 +167,8 @@ class SdrsBaseOperator(BaseOperator):
     operator_extra_links = (SdrsConsoleLink(),)
     ui_color = "#f6e3c5"
 
-    #: The statuses this operation needs and leads to.
-    states: ClassVar[OperationStates]
+    #: The operation: its arguments, request and state table.
+    operation: ClassVar[Operation]
     #: ``server_group`` or ``disaster_recovery_drill``: what the console link points at.
     resource_type: ClassVar[str] = "server_group"
 
@@ -173,7 +179,7 @@ class SdrsBaseOperator(BaseOperator):
         wait_for_completion: bool = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float = 10.0,
-        timeout: float | timedelta = DEFAULT_TIMEOUT,
+        timeout: float | timedelta = DEFAULT_WAIT_TIMEOUT,
         not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
         poll_retry_limit: int = 4,
         poll_retry_delay: float = 1.0,
@@ -199,8 +205,13 @@ class SdrsBaseOperator(BaseOperator):
 
     # -- what each operator defines ----------------------------------------------------------------------
 
+    def arguments(self) -> dict[str, Any]:
+        """The operation's arguments (as its spec names them), from the rendered fields."""
+        return {param.name: getattr(self, param.name) for param in self.operation.params}
+
     def validate(self) -> None:
-        """Check the rendered arguments; raise :class:`SdrsValidationError` naming the field."""
+        """Check the rendered arguments against the operation's spec; raise :class:`SdrsValidationError`."""
+        self.operation.check(**self.arguments())
 
     @property
     def subject(self) -> str:
@@ -217,11 +228,12 @@ class SdrsBaseOperator(BaseOperator):
         raise NotImplementedError
 
     def decide(self, resource: dict[str, Any] | None) -> Decision:
-        return self.states.decide(_status(resource))
+        status = None if resource is None else resource_status(resource) or ""
+        return self.operation.decide(status, resource, self.arguments())
 
     def submit(self, hook: SdrsHook) -> str:
-        """Submit the operation; return the job id."""
-        raise NotImplementedError
+        """Submit the operation with the hook method its spec names; return the job id."""
+        return getattr(hook, self.operation.name)(**self.arguments())
 
     def ids(self, resource: dict[str, Any] | None, job: dict[str, Any] | None) -> dict[str, Any]:
         """The ids to return and push to XCom, from the resource and/or the job's entities."""
@@ -240,7 +252,7 @@ class SdrsBaseOperator(BaseOperator):
         if _named_id(job, entity) is not None:
             return {}, None
         name = getattr(self, "name", "")
-        what = self.states.resource
+        what = self.operation.resource
         missing = f"SDRS job {job.get('job_id')} did not name the new {what} (no entities.{entity})"
         self.log.info("%s; looking it up by its name %r in %s", missing, name, self.search_scope)
         return _found_by_name(
@@ -276,46 +288,57 @@ class SdrsBaseOperator(BaseOperator):
         from airflow_provider_sdrs._core.console import console_link
 
         push_console_link(
-            ti, console_link(hook.settings, resource_type=self.resource_type, resource_id=self.resource_id)
+            ti, console_link(hook._settings, resource_type=self.resource_type, resource_id=self.resource_id)
         )
 
-        # One deadline for the whole task: the reads, the submission and the wait all end by it.
+        # One deadline for the whole task: the reads, the submission and every wait end by it, deferred or not.
         end_time = time.time() + self.timeout
         with hook.bounded_by(end_time):
             return self._steps(hook, ti, end_time)
 
-    def _steps(self, hook: SdrsHook, ti: Any, end_time: float) -> Any:
+    def _steps(self, hook: SdrsHook, ti: Any, end_time: float, waited_out: str | None = None) -> Any:
+        """Read, decide, and submit or wait.
+
+        :param waited_out: the status of an operation in progress that this task waited for; when the
+            resource is now in one of the operation's failed statuses, that operation failed.
+        """
         resource = self.read(hook)
+        if waited_out is not None:
+            self._check_waited_out(resource, waited_out)
         decision = self.decide(resource)
         if decision == "wait":
+            if self.deferrable:
+                self._defer_until_settled(resource, end_time)
+            status = describe_resource_status(resource)
             resource = self._settle(hook, resource, end_time)
+            self._check_waited_out(resource, status)
             decision = self.decide(resource)
         if decision == "done":
             self.log.info(
                 "%s is already %s: nothing to do for '%s', nothing submitted",
                 self.subject,
-                _status(resource) or "gone",
-                self.states.action,
+                describe_resource_status(resource),
+                self.operation.action,
             )
             return self._result(resource, None, submitted=False, ti=ti)
         if decision == "refuse":
-            raise self._not_allowed(_status(resource))
+            raise self._not_allowed(_shown_status(resource))
 
-        state = f"status {_status(resource)}" if resource is not None else "it does not exist yet"
-        self.log.info("Submitting '%s' for %s (%s)", self.states.action, self.subject, state)
+        state = f"status {describe_resource_status(resource)}" if resource is not None else "it does not exist yet"
+        self.log.info("Submitting '%s' for %s (%s)", self.operation.action, self.subject, state)
         try:
             job_id = self.submit(hook)
         except SdrsPreconditionError as error:
             # The resource changed between the read and the submission.
-            raise self._not_allowed(_status(self.read(hook)), code=error.code) from error
+            raise self._not_allowed(_shown_status(self.read(hook)), code=error.code) from error
         except SdrsConnectionError as error:
             if error.may_have_started:
                 self.log.error(
                     "The answer to '%s' for %s was lost: SDRS may have started it. A retry of this task "
                     "reads the %s's status first and waits for a started operation instead of submitting it again",
-                    self.states.action,
+                    self.operation.action,
                     self.subject,
-                    self.states.resource,
+                    self.operation.resource,
                 )
             raise
         ti.xcom_push(key="job_id", value=job_id)
@@ -329,8 +352,8 @@ class SdrsBaseOperator(BaseOperator):
             return self._result(resource, first.to_dict() if first else None, submitted=True, ti=ti)
         if first is not None and first.is_terminal:
             # Ended already: no trip through the triggerer.
-            JobWatch(job_id).observe(first, self.log)
-            return self._finish(terminal_event(first), ti)
+            JobWatch(self.log, job_id=job_id).observe(first)
+            return self._job_result(terminal_event(first), ti)
         from airflow_provider_sdrs.triggers.sdrs import SdrsJobTrigger
 
         remaining = max(1.0, end_time - time.time())
@@ -363,35 +386,36 @@ class SdrsBaseOperator(BaseOperator):
             self.poll_interval,
             format_elapsed(end_time - time.time()),
         )
+        from airflow_provider_sdrs._core import reads
+
+        settings = hook._settings
+        job_read = reads.job(job_id)
         named = False
 
-        def read() -> SdrsJob:
+        def read() -> Any:
             nonlocal named
-            job = hook.get_job(job_id, deadline=end_time)
+            job = yield from hook._read_steps(settings, job_read, end_time)
             if not named:
                 # The first read names what the job creates: pushed now, before the wait ends.
                 self._push_ids(None, job.to_dict(), ti)
                 named = True
             return job
 
-        steps = wait_for_job(
-            job_id,
-            log=self.log,
-            poll_interval=self.poll_interval,
-            end_time=end_time,
-            max_poll_failures=self.max_poll_failures,
-            not_found_grace=self.not_found_grace,
+        watch = JobWatch(
+            self.log, max_poll_failures=self.max_poll_failures, job_id=job_id, not_found_grace=self.not_found_grace
         )
-        return self._finish(drive_blocking(steps, read), ti)
+        payload = hook._drive(wait(watch, read, poll_interval=self.poll_interval, end_time=end_time))
+        return self._job_result(payload, ti)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
-        """Map the trigger's event exactly as the blocking wait does."""
-        return self._finish(event, context["ti"])
+        """Map the job trigger's event exactly as the blocking wait does."""
+        return self._job_result(event, context["ti"])
 
-    def _finish(self, payload: dict[str, Any] | None, ti: Any) -> dict[str, Any]:
+    def _job_result(self, payload: dict[str, Any] | None, ti: Any) -> dict[str, Any]:
+        """The task's result for the event that ended the wait for its job; raises what the event means."""
         try:
             job = result_from_event(payload)
-        except SdrsWaitTimeout:
+        except SdrsWaitTimeoutError:
             self.log.error(
                 "SDRS job %s is still running; SDRS cannot cancel it. A retry of this task waits for it "
                 "again instead of submitting a second one",
@@ -431,7 +455,7 @@ class SdrsBaseOperator(BaseOperator):
         if job:
             result.update(job)
         result.update(self._push_ids(resource, job, ti))
-        result["resource_status"] = _status(resource) if resource is not None else None
+        result["resource_status"] = resource_status(resource)
         result["submitted"] = submitted
         return result
 
@@ -452,56 +476,122 @@ class SdrsBaseOperator(BaseOperator):
         self._push_ids(None, job.to_dict(), ti)
         return job
 
+    def _waited_resource(self, resource: dict[str, Any] | None) -> tuple[str, str]:
+        """The kind and id of the resource whose operation in progress is waited for."""
+        resource_id = (resource or {}).get("id", self.resource_id)
+        if not is_safe_id(resource_id):
+            # A listing found it by name, but gave no id that can be read back.
+            raise SdrsPollError(
+                f"{self.subject} is {describe_resource_status(resource)}, and SDRS gave no usable id to follow it by"
+            )
+        return self.operation.resource, resource_id
+
+    def _announce_wait(self, resource: dict[str, Any] | None, where: str) -> None:
+        self.log.info(
+            "%s is %s: an earlier '%s' is still in progress; waiting for it to end %s instead of submitting another",
+            self.subject,
+            describe_resource_status(resource),
+            self.operation.action,
+            where,
+        )
+
     def _settle(self, hook: SdrsHook, resource: dict[str, Any] | None, end_time: float) -> dict[str, Any] | None:
-        """Wait, in the worker, until the resource leaves the status of an operation already in progress.
+        """Wait in the worker until the resource leaves the status of an operation already in progress.
 
         This happens when an earlier try submitted the operation and lost track of it, so its job id is
         unknown. The wait ends by ``end_time``, the task's deadline.
         """
-        status = _status(resource)
-        self.log.info(
-            "%s is %s: an earlier '%s' is still in progress; waiting for it to end instead of submitting another",
-            self.subject,
-            status,
-            self.states.action,
+        from airflow_provider_sdrs._core import reads
+
+        kind, resource_id = self._waited_resource(resource)
+        self._announce_wait(resource, "in the worker")
+        watch = ResourceWatch(
+            self.log,
+            max_poll_failures=self.max_poll_failures,
+            resource=kind,
+            resource_id=resource_id,
+            during=self.operation.during,
+            last_status=describe_resource_status(resource),
         )
-        started = time.time()
-        while status in self.states.during:
-            if time.time() >= end_time:
-                raise SdrsWaitTimeout(
-                    f"{self.subject} was still {status} after {format_elapsed(time.time() - started)}, at the "
-                    "end of the task's timeout; nothing was submitted"
-                )
-            time.sleep(max(0.0, min(self.poll_interval, end_time - time.time())))
-            resource = self.read(hook)
-            new_status = _status(resource)
-            if new_status != status:
-                self.log.info(
-                    "%s is %s after %s", self.subject, new_status or "gone", format_elapsed(time.time() - started)
-                )
-            status = new_status
-        if status in self.states.failed:
-            raise SdrsOperationNotAllowedError(
-                operation=self.states.action,
-                resource=self.states.resource,
-                resource_id=self._label(),
-                status=status,
-                needs=self.states.needs,
-                detail=f"the '{self.states.action}' in progress when this task started has failed. Read its "
-                "failed job in the SDRS console (task center), fix the cause, then run this task again",
+        settings = hook._settings
+        read = reads.resource(kind, resource_id)
+        payload = hook._drive(
+            wait(
+                watch,
+                lambda: hook._read_steps(settings, read, end_time),
+                poll_interval=self.poll_interval,
+                end_time=end_time,
             )
-        return resource
+        )
+        return resource_from_event(payload, kind, resource_id)
+
+    def _defer_until_settled(self, resource: dict[str, Any] | None, end_time: float) -> None:
+        """Wait in the triggerer until the resource leaves the status of an operation already in progress;
+        :meth:`execute_resumed` then reads it and decides again, within the same deadline."""
+        from airflow_provider_sdrs.triggers.sdrs import SdrsResourceTrigger
+
+        kind, resource_id = self._waited_resource(resource)
+        self._announce_wait(resource, "in the triggerer")
+        remaining = max(1.0, end_time - time.time())
+        self.defer(
+            trigger=SdrsResourceTrigger(
+                resource=kind,
+                resource_id=resource_id,
+                statuses=sorted(self.operation.during),
+                sdrs_conn_id=self.sdrs_conn_id,
+                poll_interval=self.poll_interval,
+                end_time=end_time,
+                max_poll_failures=self.max_poll_failures,
+                poll_retry_limit=self.poll_retry_limit,
+                poll_retry_delay=self.poll_retry_delay,
+            ),
+            method_name="execute_resumed",
+            kwargs={"end_time": end_time, "waited_out": describe_resource_status(resource)},
+            timeout=timedelta(seconds=remaining),
+        )
+
+    def execute_resumed(
+        self, context: Context, event: dict[str, Any] | None = None, *, end_time: float, waited_out: str
+    ) -> Any:
+        """After the operation in progress ended (or the wait could not go on): read again and decide."""
+        from airflow_provider_sdrs._core import reads
+
+        kind = self.operation.resource
+        resource_id = (event or {}).get("resource_id")
+        if not isinstance(resource_id, str):
+            raise SdrsPollError(f"the SDRS trigger sent an unreadable event: {event!r}"[:500])
+        reads.resource(kind, resource_id)  # checks the id before anything uses it
+        resource_from_event(event, kind, resource_id)
+        hook = self.hook
+        with hook.bounded_by(end_time):
+            return self._steps(hook, context["ti"], end_time, waited_out=waited_out)
+
+    def _check_waited_out(self, resource: dict[str, Any] | None, waited_out: str) -> None:
+        """Raise when the operation in progress that was waited for left the resource in a failed status."""
+        status = resource_status(resource) if resource is not None else None
+        if status not in self.operation.failed:
+            return
+        raise SdrsOperationNotAllowedError(
+            operation=self.operation.action,
+            resource=self.operation.resource,
+            resource_id=self._label(),
+            status=status,
+            needs=self.operation.needs,
+            detail=f"the '{self.operation.action}' in progress when this task started (the {self.operation.resource} "
+            f"was {waited_out}) has failed. Read its failed job in the SDRS console (task center), fix the cause, "
+            "then run this task again",
+        )
 
     def _label(self) -> str:
         return self.resource_id or "?"
 
     def _not_allowed(self, status: str | None, code: str | None = None) -> SdrsOperationNotAllowedError:
         return SdrsOperationNotAllowedError(
-            operation=self.states.action,
-            resource=self.states.resource,
+            operation=self.operation.action,
+            resource=self.operation.resource,
             resource_id=self._label(),
             status=status,
-            needs=self.states.needs,
+            needs=self.operation.needs,
             code=code,
         )
 
@@ -520,9 +610,6 @@ class _GroupOperator(SdrsBaseOperator):
     def __init__(self, *, server_group_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.server_group_id = server_group_id
-
-    def validate(self) -> None:
-        validate_id(self.server_group_id, "server_group_id")
 
     @property
     def subject(self) -> str:
@@ -550,10 +637,7 @@ class SdrsStartProtectionOperator(_GroupOperator):
     :param server_group_id: the protection group (templated).
     """
 
-    states = START_PROTECTION
-
-    def submit(self, hook: SdrsHook) -> str:
-        return hook.start_protection(self.server_group_id)
+    operation = START_PROTECTION
 
 
 class SdrsStopProtectionOperator(_GroupOperator):
@@ -562,10 +646,7 @@ class SdrsStopProtectionOperator(_GroupOperator):
     :param server_group_id: the protection group (templated).
     """
 
-    states = STOP_PROTECTION
-
-    def submit(self, hook: SdrsHook) -> str:
-        return hook.stop_protection(self.server_group_id)
+    operation = STOP_PROTECTION
 
 
 class SdrsFailoverOperator(_GroupOperator):
@@ -577,10 +658,7 @@ class SdrsFailoverOperator(_GroupOperator):
     :param server_group_id: the protection group (templated).
     """
 
-    states = FAILOVER
-
-    def submit(self, hook: SdrsHook) -> str:
-        return hook.failover(self.server_group_id)
+    operation = FAILOVER
 
 
 class SdrsReprotectOperator(_GroupOperator):
@@ -589,10 +667,7 @@ class SdrsReprotectOperator(_GroupOperator):
     :param server_group_id: the protection group (templated).
     """
 
-    states = REPROTECT
-
-    def submit(self, hook: SdrsHook) -> str:
-        return hook.reprotect(self.server_group_id)
+    operation = REPROTECT
 
 
 class SdrsPlannedFailoverOperator(_GroupOperator):
@@ -606,30 +681,11 @@ class SdrsPlannedFailoverOperator(_GroupOperator):
     """
 
     template_fields: Sequence[str] = ("sdrs_conn_id", "server_group_id", "priority_station")
-    states = PLANNED_FAILOVER
+    operation = PLANNED_FAILOVER
 
     def __init__(self, *, server_group_id: str, priority_station: str = "target", **kwargs: Any) -> None:
         super().__init__(server_group_id=server_group_id, **kwargs)
         self.priority_station = priority_station
-
-    def validate(self) -> None:
-        super().validate()
-        from airflow_provider_sdrs._core.operations import PRIORITY_STATIONS
-
-        if self.priority_station not in PRIORITY_STATIONS:
-            raise SdrsValidationError(
-                "priority_station", f"must be 'source' or 'target', got {self.priority_station!r}"
-            )
-
-    def decide(self, resource: dict[str, Any] | None) -> Decision:
-        decision = super().decide(resource)
-        same_site = resource is not None and resource.get("priority_station") == self.priority_station
-        if decision == "submit" and _status(resource) == "protected" and same_site:
-            return "done"
-        return decision
-
-    def submit(self, hook: SdrsHook) -> str:
-        return hook.planned_failover(self.server_group_id, self.priority_station)
 
 
 class SdrsDeleteProtectionGroupOperator(_GroupOperator):
@@ -644,59 +700,40 @@ class SdrsDeleteProtectionGroupOperator(_GroupOperator):
     :param server_group_id: the protection group (templated).
     """
 
-    states = DELETE_GROUP
+    operation = DELETE_GROUP
 
     def decide(self, resource: dict[str, Any] | None) -> Decision:
         decision = super().decide(resource)
-        contents = _group_contents(resource)
+        contents = group_contents(resource)
         if decision == "submit" and contents:
-            raise SdrsOperationNotAllowedError(
-                operation=self.states.action,
-                resource=self.states.resource,
-                resource_id=self._label(),
-                status=_status(resource),
-                needs=self.states.needs,
-                detail=f"{_DELETABLE_GROUP}, and this one has {' and '.join(contents)}: delete them first "
-                "(nothing was submitted)",
-            )
+            detail = f"this one has {' and '.join(contents)}: delete them first (nothing was submitted)"
+            raise self._group_not_empty(_shown_status(resource), detail)
         return decision
 
     def _not_allowed(self, status: str | None, code: str | None = None) -> SdrsOperationNotAllowedError:
         if code not in _GROUP_CONTENT_CODES:
             return super()._not_allowed(status, code)
-        return SdrsOperationNotAllowedError(
-            operation=self.states.action,
-            resource=self.states.resource,
-            resource_id=self._label(),
-            status=status,
-            needs=self.states.needs,
-            code=code,
-            detail=f"{_DELETABLE_GROUP}; SDRS refused it with {code}: it still has "
-            f"{_GROUP_CONTENT_CODES[code]}. Delete them first",
+        return self._group_not_empty(
+            status, f"SDRS refused it with {code}: it still has {_GROUP_CONTENT_CODES[code]}. Delete them first", code
         )
 
-    def submit(self, hook: SdrsHook) -> str:
-        return hook.delete_protection_group(self.server_group_id)
+    def _group_not_empty(
+        self, status: str | None, detail: str, code: str | None = None
+    ) -> SdrsOperationNotAllowedError:
+        separator = "; " if code else ", and "
+        return SdrsOperationNotAllowedError(
+            operation=self.operation.action,
+            resource=self.operation.resource,
+            resource_id=self._label(),
+            status=status,
+            needs=self.operation.needs,
+            code=code,
+            detail=f"{_DELETABLE_GROUP}{separator}{detail}",
+        )
 
 
 _DELETABLE_GROUP = "SDRS deletes only a protection group without protected instances, replication pairs or DR drills"
-# The counts a protection group's document gives, and the codes SDRS refuses a deletion with while they are not 0.
-_GROUP_CONTENTS = (
-    ("protected_instance_num", "protected instance", "SDRS.1001"),
-    ("replication_num", "replication pair", "SDRS.1010"),
-    ("disaster_recovery_drill_num", "DR drill", "SDRS.1003"),
-)
-_GROUP_CONTENT_CODES = {code: f"{label}s" for _, label, code in _GROUP_CONTENTS}
-
-
-def _group_contents(group: dict[str, Any] | None) -> list[str]:
-    """What keeps a protection group from being deleted, in words (``2 DR drills``); empty when nothing does."""
-    found = []
-    for key, label, _ in _GROUP_CONTENTS:
-        count = (group or {}).get(key)
-        if isinstance(count, int) and not isinstance(count, bool) and count > 0:
-            found.append(f"{count} {label}{'s' if count > 1 else ''}")
-    return found
+_GROUP_CONTENT_CODES = {code: f"{label}s" for _, label, code in GROUP_CONTENTS}
 
 
 class SdrsCreateProtectionGroupOperator(SdrsBaseOperator):
@@ -725,7 +762,7 @@ class SdrsCreateProtectionGroupOperator(SdrsBaseOperator):
         "source_vpc_id",
         "description",
     )
-    states = CREATE_GROUP
+    operation = CREATE_GROUP
     created_id = ("server_group_id", "server_group_id")
 
     def __init__(
@@ -747,7 +784,7 @@ class SdrsCreateProtectionGroupOperator(SdrsBaseOperator):
         self.source_vpc_id = source_vpc_id
         self.description = description
 
-    def _spec(self) -> dict[str, Any]:
+    def arguments(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "source_availability_zone": self.source_availability_zone,
@@ -756,11 +793,6 @@ class SdrsCreateProtectionGroupOperator(SdrsBaseOperator):
             "source_vpc_id": self.source_vpc_id,
             "description": self.description,
         }
-
-    def validate(self) -> None:
-        from airflow_provider_sdrs._core.operations import create_group
-
-        create_group(**self._spec())
 
     @property
     def subject(self) -> str:
@@ -772,9 +804,6 @@ class SdrsCreateProtectionGroupOperator(SdrsBaseOperator):
     def read(self, hook: SdrsHook) -> dict[str, Any] | None:
         groups = self.same_name(hook)
         return groups[0] if groups else None
-
-    def submit(self, hook: SdrsHook) -> str:
-        return hook.create_protection_group(**self._spec())
 
     def ids(self, resource: dict[str, Any] | None, job: dict[str, Any] | None) -> dict[str, Any]:
         created = _named_id(job, "server_group_id")
@@ -810,7 +839,7 @@ class SdrsCreateDrillOperator(SdrsBaseOperator):
     """
 
     template_fields: Sequence[str] = ("sdrs_conn_id", "server_group_id", "name", "drill_vpc_id")
-    states = CREATE_DRILL
+    operation = CREATE_DRILL
     created_id = ("drill_id", "disaster_recovery_drill_id")
     resource_type = "disaster_recovery_drill"
 
@@ -820,15 +849,9 @@ class SdrsCreateDrillOperator(SdrsBaseOperator):
         self.name = name
         self.drill_vpc_id = drill_vpc_id
 
-    @property
-    def _vpc(self) -> str | None:
+    def arguments(self) -> dict[str, Any]:
         # A template such as "{{ params.vpc or '' }}" renders an empty string for "let SDRS choose".
-        return self.drill_vpc_id or None
-
-    def validate(self) -> None:
-        from airflow_provider_sdrs._core.operations import create_drill
-
-        create_drill(self.server_group_id, self.name, self._vpc)
+        return {"server_group_id": self.server_group_id, "name": self.name, "drill_vpc_id": self.drill_vpc_id or None}
 
     @property
     def subject(self) -> str:
@@ -848,16 +871,13 @@ class SdrsCreateDrillOperator(SdrsBaseOperator):
             group = None
         if group is None or group.get("status") not in DRILL_GROUP_STATUSES:
             raise SdrsOperationNotAllowedError(
-                operation=self.states.action,
+                operation=self.operation.action,
                 resource="protection group",
                 resource_id=self.server_group_id,
-                status=_status(group),
+                status=_shown_status(group),
                 needs=f"a protection group that is {' or '.join(sorted(DRILL_GROUP_STATUSES))}",
             )
         return None
-
-    def submit(self, hook: SdrsHook) -> str:
-        return hook.create_drill(self.server_group_id, self.name, self._vpc)
 
     def ids(self, resource: dict[str, Any] | None, job: dict[str, Any] | None) -> dict[str, Any]:
         created = _named_id(job, "disaster_recovery_drill_id")
@@ -884,7 +904,7 @@ class SdrsDeleteDrillOperator(SdrsBaseOperator):
     """
 
     template_fields: Sequence[str] = ("sdrs_conn_id", "drill_id")
-    states = DELETE_DRILL
+    operation = DELETE_DRILL
     resource_type = "disaster_recovery_drill"
 
     def __init__(self, *, drill_id: str | None, ignore_missing_id: bool = False, **kwargs: Any) -> None:
@@ -899,9 +919,6 @@ class SdrsDeleteDrillOperator(SdrsBaseOperator):
             raise AirflowSkipException("No DR drill id: the drill was never created, so there is nothing to delete")
         return super().execute(context)
 
-    def validate(self) -> None:
-        validate_id(self.drill_id, "drill_id")
-
     @property
     def subject(self) -> str:
         return f"DR drill {self.drill_id}"
@@ -911,15 +928,10 @@ class SdrsDeleteDrillOperator(SdrsBaseOperator):
         return self.drill_id
 
     def read(self, hook: SdrsHook) -> dict[str, Any] | None:
-        assert self.drill_id is not None
         try:
-            return hook.get_drill(self.drill_id)
+            return hook.get_drill(validate_id(self.drill_id, "drill_id"))
         except SdrsResourceNotFoundError:
             return None
-
-    def submit(self, hook: SdrsHook) -> str:
-        assert self.drill_id is not None
-        return hook.delete_drill(self.drill_id)
 
     def ids(self, resource: dict[str, Any] | None, job: dict[str, Any] | None) -> dict[str, Any]:
         return {"drill_id": self.drill_id}

@@ -18,19 +18,13 @@ from airflow.providers.common.compat.sdk import (
 
 from airflow_provider_sdrs._core import numbers
 from airflow_provider_sdrs._core.ids import validate_id
-from airflow_provider_sdrs._waiting import (
-    DEFAULT_MAX_POLL_FAILURES,
-    DEFAULT_NOT_FOUND_GRACE,
-    JobWatch,
-    SdrsWaitTimeout,
-    finish,
-    result_from_event,
-)
+from airflow_provider_sdrs._waiting import DEFAULT_MAX_POLL_FAILURES, DEFAULT_NOT_FOUND_GRACE, JobWatch
 from airflow_provider_sdrs.exceptions import (
     SdrsAuthError,
     SdrsConfigError,
     SdrsError,
     SdrsValidationError,
+    SdrsWaitTimeoutError,
 )
 from airflow_provider_sdrs.links.sdrs import SdrsConsoleLink, push_console_link
 
@@ -38,7 +32,6 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
     from airflow_provider_sdrs.hooks.sdrs import SdrsHook
-    from airflow_provider_sdrs.models import SdrsJob
 
 __all__ = ["SdrsJobSensor"]
 
@@ -136,65 +129,62 @@ class SdrsJobSensor(BaseSensorOperator):
                     # Rescheduled before: only a read that showed the job gives the slot back (see poke).
                     seen = True
             self._watch = JobWatch(
-                self.job_id,
+                self.log,
                 started_at=started,
-                not_found_grace=self.not_found_grace,
                 max_poll_failures=self.max_poll_failures,
+                job_id=self.job_id,
+                not_found_grace=self.not_found_grace,
                 seen=seen,
             )
         return self._watch
 
     def poke(self, context: Context) -> PokeReturnValue:
+        """One poll in poke mode; in reschedule mode, polls until a read shows the job (see the class)."""
         job_id = self._checked_job_id()
         watch = self._watch_for(context)
         # Imported here: DAG files import this module, and parsing them should stay cheap.
+        from airflow_provider_sdrs._core import reads
         from airflow_provider_sdrs._core.deadline import read_deadline
+        from airflow_provider_sdrs._waiting import wait
 
-        while True:
-            try:
-                outcome: SdrsJob | SdrsError = self.hook.get_job(
-                    job_id, deadline=read_deadline(watch.started_at + self.timeout)
-                )
-            except SdrsError as error:
-                outcome = error
-            verdict = watch.judge(outcome, self.log)
-            if verdict is not None:
-                return PokeReturnValue(is_done=True, xcom_value=self._conclude(verdict, outcome))
-            pause = self._hold_for(outcome, watch)
-            if pause is None:
-                return PokeReturnValue(is_done=False)
-            time.sleep(pause)
+        hook = self.hook
+        end = watch.started_at + self.timeout
+        read = reads.job(job_id)
+        verdict = hook._drive(
+            wait(
+                watch,
+                lambda: hook._read_steps(hook._settings, read, read_deadline(end)),
+                poll_interval=self.poke_interval,
+                end_time=end,
+                until="sighting" if self._rescheduling else "poll",
+            )
+        )
+        if verdict is None:
+            return PokeReturnValue(is_done=False)
+        return PokeReturnValue(is_done=True, xcom_value=self._conclude(verdict, watch))
 
-    def _hold_for(self, outcome: SdrsJob | SdrsError, watch: JobWatch) -> float | None:
-        """Seconds to wait before polling again in this try, or ``None`` to end the poke.
+    def _conclude(self, verdict: dict[str, Any], watch: JobWatch) -> Any:
+        """The poke's result for a wait that ended; raises what the trigger's event would raise.
 
-        Reschedule mode polls again in the same try after a failed poll or while the job is not visible
-        yet: a reschedule starts a new process, which knows no more than the first reschedule's date.
+        A refused credential or a bad connection is raised as itself, as the hook raised it.
         """
-        if not self._rescheduling or not isinstance(outcome, SdrsError):
-            return None
-        remaining = watch.started_at + self.timeout - time.time()
-        if remaining <= 0:
-            return None
-        return min(self.poke_interval, remaining)
+        from airflow_provider_sdrs._waiting import result_from_event
 
-    @staticmethod
-    def _conclude(verdict: dict[str, Any], outcome: SdrsJob | SdrsError) -> Any:
-        """The poke's result for a wait that ended; raises what the trigger's event would raise."""
-        if not isinstance(outcome, SdrsError):
-            return finish(outcome)
-        if isinstance(outcome, (SdrsValidationError, SdrsConfigError, SdrsAuthError)):
-            raise outcome
+        cause = watch.last_error
+        if cause is not None and isinstance(cause, (SdrsValidationError, SdrsConfigError, SdrsAuthError)):
+            raise cause
         try:
             return result_from_event(verdict)
         except SdrsError as error:
-            raise error from outcome
+            if cause is None:
+                raise
+            raise error from cause
 
     def execute(self, context: Context) -> Any:
         job_id = self._checked_job_id()
         from airflow_provider_sdrs._core.console import console_link
 
-        push_console_link(context["ti"], console_link(self.hook.settings, resource_type="job", job_id=job_id))
+        push_console_link(context["ti"], console_link(self.hook._settings, resource_type="job", job_id=job_id))
         if not self.deferrable:
             return super().execute(context)
         # A job that already ended needs no trip through the triggerer. A failed first poll counts toward
@@ -204,8 +194,7 @@ class SdrsJobSensor(BaseSensorOperator):
             return first.xcom_value
         from airflow_provider_sdrs.triggers.sdrs import SdrsJobTrigger
 
-        self._watch_for(context)
-        assert self._watch is not None
+        watch = self._watch_for(context)
         self.defer(
             trigger=SdrsJobTrigger(
                 job_id=self._checked_job_id(),
@@ -213,11 +202,11 @@ class SdrsJobSensor(BaseSensorOperator):
                 poll_interval=self.poke_interval,
                 end_time=time.time() + self.timeout,
                 max_poll_failures=self.max_poll_failures,
-                not_found_grace=max(0.0, self.not_found_grace - (time.time() - self._watch.started_at)),
+                not_found_grace=max(0.0, self.not_found_grace - (time.time() - watch.started_at)),
                 poll_retry_limit=self.poll_retry_limit,
                 poll_retry_delay=self.poll_retry_delay,
-                job_seen=self._watch.seen,
-                poll_failures=self._watch.failures,
+                job_seen=watch.seen,
+                poll_failures=watch.failures,
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),
@@ -225,7 +214,9 @@ class SdrsJobSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Map the trigger's event exactly as :meth:`poke` maps a job."""
+        from airflow_provider_sdrs._waiting import result_from_event
+
         try:
             return result_from_event(event)
-        except SdrsWaitTimeout as timeout:
+        except SdrsWaitTimeoutError as timeout:
             raise AirflowSensorTimeout(str(timeout)) from timeout

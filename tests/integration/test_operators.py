@@ -40,6 +40,8 @@ except ImportError:  # Airflow 3.1
 @dataclass
 class RecordingTI:
     xcom: dict[str, Any] = field(default_factory=dict)
+    #: The triggers the task deferred to, in order.
+    deferrals: list[Any] = field(default_factory=list)
 
     def xcom_push(self, key: str, value: Any) -> None:
         self.xcom[key] = value
@@ -54,12 +56,15 @@ async def _first_event(trigger) -> dict[str, Any]:
 def run(operator, ti: RecordingTI | None = None) -> tuple[Any, RecordingTI]:
     ti = ti or RecordingTI()
     context: Any = {"ti": ti}
-    try:
-        return operator.execute(context), ti
-    except TaskDeferred as deferred:
-        assert deferred.method_name == "execute_complete"
-        payload = asyncio.run(_first_event(deferred.trigger))
-        return operator.execute_complete(context, event=payload), ti
+    step, arguments = operator.execute, {}
+    while True:
+        try:
+            return step(context, **arguments), ti
+        except TaskDeferred as deferred:
+            # As the triggerer and the task runner do: run the trigger, then resume with its event.
+            ti.deferrals.append(deferred.trigger)
+            payload = asyncio.run(_first_event(deferred.trigger))
+            step, arguments = getattr(operator, deferred.method_name), {**(deferred.kwargs or {}), "event": payload}
 
 
 def requests_seen(sim) -> int:
@@ -235,8 +240,11 @@ def test_a_rerun_after_success_submits_nothing(sim, case, capsys):
         assert second[key] == first[key]
 
 
+@pytest.mark.parametrize("deferrable", [False, True], ids=["worker", "deferrable"])
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_a_retry_after_a_lost_answer_waits_for_the_started_operation_instead_of_submitting_again(sim, case):
+def test_a_retry_after_a_lost_answer_waits_for_the_started_operation_instead_of_submitting_again(
+    sim, case, deferrable, monkeypatch
+):
     ids = case.setup(sim, None if _creates(case) else case.start)
     sim.resources.durations = (0.2, 0.4)
     sim.add_fault("lost_answer", target="submit", count=1)
@@ -245,22 +253,39 @@ def test_a_retry_after_a_lost_answer_waits_for_the_started_operation_instead_of_
     assert lost.value.may_have_started
     assert sim.resources.submissions == {case.job_type: 1}
 
-    result, _ = run(case.operator(ids))  # the task's retry
+    if deferrable:
+        # Deferrable means no worker slot is held: the wait for the operation in progress must not sleep here.
+        def no_sleep_in_the_worker(seconds: float) -> None:
+            raise AssertionError(f"the worker slept {seconds} s while the operation was in progress")
+
+        monkeypatch.setattr("time.sleep", no_sleep_in_the_worker)
+    operator = case.operator(ids)
+    operator.deferrable = deferrable
+    result, ti = run(operator)  # the task's retry
     assert result["submitted"] is False
     assert sim.resources.submissions == {case.job_type: 1}
     assert case.status_now(sim, ids, result) == case.target
+    assert [type(trigger).__name__ for trigger in ti.deferrals] == (["SdrsResourceTrigger"] if deferrable else [])
 
 
-def test_a_retry_that_finds_the_earlier_operation_failed_says_so_and_submits_nothing(sim):
+@pytest.mark.parametrize("deferrable", [False, True], ids=["worker", "deferrable"])
+def test_a_retry_that_finds_the_earlier_operation_failed_says_so_and_submits_nothing(sim, deferrable):
     group_id = sim.add_group(status="available")
     sim.resources.durations = (0.2, 0.4)
     sim.resources.fail_next("startProtectionGroupNoCG")
     sim.add_fault("lost_answer", target="submit", count=1)
     with pytest.raises(SdrsConnectionError):
         run(SdrsStartProtectionOperator(task_id="start", server_group_id=group_id, poll_interval=0.05))
+    ti = RecordingTI()
     with pytest.raises(SdrsOperationNotAllowedError, match="has failed") as failure:
-        run(SdrsStartProtectionOperator(task_id="start", server_group_id=group_id, poll_interval=0.05))
+        run(
+            SdrsStartProtectionOperator(
+                task_id="start", server_group_id=group_id, poll_interval=0.05, deferrable=deferrable
+            ),
+            ti,
+        )
     assert failure.value.status == "error-starting"
+    assert len(ti.deferrals) == (1 if deferrable else 0)
     assert sim.resources.submissions == {"startProtectionGroupNoCG": 1}
 
 
@@ -322,12 +347,12 @@ def test_without_waiting_the_job_id_and_drill_id_come_back_at_once(sim):
 def test_a_wait_that_times_out_is_retryable_and_the_retry_does_not_resubmit(sim):
     from airflow.providers.common.compat.sdk import AirflowFailException
 
-    from airflow_provider_sdrs._waiting import SdrsWaitTimeout
+    from airflow_provider_sdrs.exceptions import SdrsWaitTimeoutError
 
     group_id = sim.add_group(status="protected")
     sim.resources.durations = (0.1, 1.5)
     operator = SdrsFailoverOperator(task_id="failover", server_group_id=group_id, poll_interval=0.05, timeout=0.3)
-    with pytest.raises(SdrsWaitTimeout) as timeout:
+    with pytest.raises(SdrsWaitTimeoutError) as timeout:
         run(operator)
     assert not isinstance(timeout.value, AirflowFailException)
     result, _ = run(SdrsFailoverOperator(task_id="failover", server_group_id=group_id, poll_interval=0.05))

@@ -434,11 +434,11 @@ def test_the_simulator_refuses_a_forbidden_name_with_sdrs_0202_on_both_paths(sim
 
     group_id = sim.add_group(status="protected")
     with pytest.raises(SdrsParameterError) as blocking:
-        SdrsHook(retry_delay=0.01).call(_create_drill_call(group_id, name))
+        SdrsHook(retry_delay=0.01)._call(_create_drill_call(group_id, name))
 
     async def deferred() -> None:
         async with SdrsHook(retry_delay=0.01) as hook:
-            await hook.acall(_create_drill_call(group_id, name))
+            await hook._acall(_create_drill_call(group_id, name))
 
     with pytest.raises(SdrsParameterError) as non_blocking:
         asyncio.run(deferred())
@@ -459,7 +459,7 @@ def test_a_parameter_error_is_final_for_a_request_but_a_failed_poll_for_a_job_re
         async with SdrsHook(retry_delay=0.01) as hook:
             return list(
                 await asyncio.gather(
-                    hook.acall(_create_drill_call(group_id, "drill-weekly")),
+                    hook._acall(_create_drill_call(group_id, "drill-weekly")),
                     hook.aget_job(job_id),
                     return_exceptions=True,
                 )
@@ -468,7 +468,7 @@ def test_a_parameter_error_is_final_for_a_request_but_a_failed_poll_for_a_job_re
     if path == "blocking":
         hook = SdrsHook(retry_delay=0.01)
         errors: list[BaseException] = []
-        for attempt in (lambda: hook.call(_create_drill_call(group_id, "drill-weekly")), lambda: hook.get_job(job_id)):
+        for attempt in (lambda: hook._call(_create_drill_call(group_id, "drill-weekly")), lambda: hook.get_job(job_id)):
             with pytest.raises(SdrsApiError) as caught:
                 attempt()
             errors.append(caught.value)

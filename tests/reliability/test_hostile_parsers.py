@@ -566,12 +566,12 @@ def assert_clean_job(job: SdrsJob) -> None:
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(hostile_bytes())
 def test_any_bytes_become_a_job_or_an_sdrs_error(body):
+    from airflow_provider_sdrs._core import reads
     from airflow_provider_sdrs._core.exchange import _decode_json
     from airflow_provider_sdrs._core.http import HttpResponse
-    from airflow_provider_sdrs.hooks.sdrs import _job
 
     try:
-        job = _job(_decode_json(HttpResponse(200, {}, body), "get job abc"), "abc")
+        job = reads.job("abc").result(_decode_json(HttpResponse(200, {}, body), "get job abc"))
     except SdrsError as error:
         assert_one_clean_line(str(error))
         return
@@ -611,14 +611,19 @@ def test_any_token_answer_becomes_a_token_or_an_sdrs_error(body, header):
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(hostile_bytes(), st.sampled_from(["server_group", "disaster_recovery_drill", "server_groups"]))
 def test_any_group_or_drill_answer_becomes_a_strict_json_copy_or_an_sdrs_error(body, key):
+    from airflow_provider_sdrs._core import reads
     from airflow_provider_sdrs._core.exchange import _decode_json
     from airflow_provider_sdrs._core.http import HttpResponse
-    from airflow_provider_sdrs.hooks.sdrs import _member, _members
 
+    read = {
+        "server_group": reads.resource(reads.GROUP, "0123abcd"),
+        "disaster_recovery_drill": reads.resource(reads.DRILL, "0123abcd"),
+        "server_groups": reads.groups(),
+    }[key]
     try:
         answer = _decode_json(HttpResponse(200, {}, body), f"read {key}")
         wrapped = {key: answer.get(key, answer)}
-        copy = _members(wrapped, key) if key.endswith("s") else _member(wrapped, key, "0123abcd", "resource")
+        copy = read.result(wrapped)
         strict(copy)
     except SdrsError as error:
         assert_one_clean_line(str(error))

@@ -264,12 +264,15 @@ def test_an_unusable_deadline_is_refused_naming_it_before_anything_is_sent(path,
 
 
 def test_both_transports_word_a_passed_deadline_the_same_way(sdrs_connection):
+    from airflow_provider_sdrs._core import reads
     from airflow_provider_sdrs._core.deadline import Deadline
-    from airflow_provider_sdrs._core.exchange import build_api_request, job_call
+    from airflow_provider_sdrs._core.exchange import build_api_request
 
     sim = sdrs_connection.simulator
     hook = SdrsHook(retry_limit=0)
-    request = build_api_request(hook.settings, job_call(sim.add_job()), project_id=hook.settings.project_id, token=None)
+    request = build_api_request(
+        hook._settings, reads.job(sim.add_job()).call, project_id=hook._settings.project_id, token=None
+    )
     gone = Deadline(time.time() - 1)
 
     blocking = hook._transport.send(request, gone)
@@ -359,10 +362,12 @@ def test_an_unexpected_failure_still_fires_one_scrubbed_error_event(sdrs_connect
     job_id = sim.add_job()
     secret = sim.credentials.secret_key
 
-    async def broken(self, job_id: str, *, deadline: float | None = None) -> SdrsJob:
+    from airflow_provider_sdrs._core.reads import Read
+
+    def broken(self, answer: dict[str, Any]) -> SdrsJob:
         raise RuntimeError(f"boom via http://user:proxy-pass@proxy.example.com\nforged line {secret} " + "x" * 5000)
 
-    monkeypatch.setattr(SdrsHook, "aget_job", broken)
+    monkeypatch.setattr(Read, "result", broken)
     trigger = SdrsJobTrigger(job_id, poll_interval=0.01, max_poll_failures=1, poll_retry_limit=0)
 
     async def every_event() -> list[dict[str, Any]]:

@@ -338,7 +338,7 @@ def test_plain_http_to_a_remote_host_warns_and_loopback_or_https_does_not(path, 
     def settings_of(connection: dict[str, Any]):
         use_connection(monkeypatch, "sdrs_default", connection)
         hook = SdrsHook()
-        return hook.settings if path == "requests" else asyncio.run(hook.aget_settings())
+        return hook._settings if path == "requests" else asyncio.run(hook._aget_settings())
 
     settings_of(connection_for("http://sdrs.example.com", "password", iam_endpoint="http://iam.example.com/v3"))
     out = capsys.readouterr().out
@@ -628,7 +628,7 @@ def test_every_sensor_mode_ends_near_its_timeout_despite_a_long_retry_after(mode
 
 
 def test_an_operator_waiting_in_the_worker_ends_near_its_timeout_despite_a_long_retry_after(sdrs_connection):
-    from airflow_provider_sdrs._waiting import SdrsWaitTimeout
+    from airflow_provider_sdrs.exceptions import SdrsWaitTimeout
     from airflow_provider_sdrs.operators.sdrs import SdrsFailoverOperator
 
     sim = sdrs_connection.simulator

@@ -24,11 +24,13 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_sdrs._core.errors import api_error, is_retryable
 from airflow_provider_sdrs._core.http import HttpResponse
-from airflow_provider_sdrs._waiting import SdrsJobUnknownError, SdrsPollError, result_from_event
+from airflow_provider_sdrs._waiting import result_from_event
 from airflow_provider_sdrs.exceptions import (
     SdrsApiError,
     SdrsJobFailedError,
     SdrsJobNotFoundError,
+    SdrsJobUnknownError,
+    SdrsPollError,
     SdrsValidationError,
 )
 from airflow_provider_sdrs.hooks.sdrs import SdrsHook

@@ -165,9 +165,9 @@ def test_no_secret_leaves_the_connection(sim, monkeypatch, capsys, tmp_path):
 
 
 def test_tls_verification_is_on_by_default_and_turning_it_off_warns(sdrs_connection, monkeypatch, capsys):
-    assert SdrsHook().settings.verify is True
+    assert SdrsHook()._settings.verify is True
     connection = json.loads(os.environ["AIRFLOW_CONN_SDRS_DEFAULT"])
     connection["extra"]["verify"] = "false"
     monkeypatch.setenv("AIRFLOW_CONN_SDRS_DEFAULT", json.dumps(connection))
-    assert SdrsHook().settings.verify is False
+    assert SdrsHook()._settings.verify is False
     assert "turns TLS certificate verification off" in capsys.readouterr().out

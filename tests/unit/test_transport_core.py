@@ -9,6 +9,7 @@ import zlib
 
 import pytest
 
+from airflow_provider_sdrs._core import reads
 from airflow_provider_sdrs._core.body import (
     DEFAULT_MAX_RESPONSE_BYTES,
     ERROR_BODY_LIMIT,
@@ -18,10 +19,11 @@ from airflow_provider_sdrs._core.body import (
     body_limit,
 )
 from airflow_provider_sdrs._core.deadline import Deadline, as_deadline, deadline_passed, read_deadline
-from airflow_provider_sdrs._core.exchange import NeedToken, Send, Sleep, api_exchange, iam_exchange, job_call
+from airflow_provider_sdrs._core.exchange import api_exchange, iam_exchange
 from airflow_provider_sdrs._core.http import HttpResponse
 from airflow_provider_sdrs._core.retry import RetryPolicy
 from airflow_provider_sdrs._core.settings import SdrsSettings
+from airflow_provider_sdrs._core.steps import NeedToken, Send, Sleep
 from airflow_provider_sdrs.exceptions import SdrsApiError, SdrsConfigError, SdrsConnectionError
 
 PROJECT = "0123456789abcdef0123456789abcdef"
@@ -164,7 +166,7 @@ def throttled() -> HttpResponse:
 
 def test_a_retry_after_sleep_is_cut_at_the_deadline_and_no_attempt_follows():
     deadline = Deadline(time.time() + 2)
-    exchange = api_exchange(settings(), job_call(JOB), RetryPolicy(retry_limit=4), QuietLog(), deadline)
+    exchange = api_exchange(settings(), reads.job(JOB).call, RetryPolicy(retry_limit=4), QuietLog(), deadline)
     assert isinstance(next(exchange), Send)
     sleep = exchange.send(throttled())
     assert isinstance(sleep, Sleep) and sleep.seconds <= 2
@@ -175,7 +177,7 @@ def test_a_retry_after_sleep_is_cut_at_the_deadline_and_no_attempt_follows():
 
 
 def test_no_attempt_starts_after_the_deadline():
-    exchange = api_exchange(settings(), job_call(JOB), RetryPolicy(), QuietLog(), Deadline(time.time() - 1))
+    exchange = api_exchange(settings(), reads.job(JOB).call, RetryPolicy(), QuietLog(), Deadline(time.time() - 1))
     with pytest.raises(SdrsConnectionError, match="deadline passed"):
         next(exchange)
     iam = settings(auth_type="password", domain_name="d", project_id=None)
@@ -185,11 +187,11 @@ def test_no_attempt_starts_after_the_deadline():
 
 def test_a_password_exchange_asks_for_a_token_first():
     iam = settings(auth_type="password", domain_name="d")
-    assert isinstance(next(api_exchange(iam, job_call(JOB), RetryPolicy(), QuietLog())), NeedToken)
+    assert isinstance(next(api_exchange(iam, reads.job(JOB).call, RetryPolicy(), QuietLog())), NeedToken)
 
 
 def test_a_refused_body_is_a_final_api_error_naming_the_limit():
-    exchange = api_exchange(settings(), job_call(JOB), RetryPolicy(retry_limit=4), QuietLog())
+    exchange = api_exchange(settings(), reads.job(JOB).call, RetryPolicy(retry_limit=4), QuietLog())
     next(exchange)
     with pytest.raises(SdrsApiError) as raised:
         exchange.send(HttpResponse(200, {}, b"", refused="the answer exceeded 4194304 bytes"))
