@@ -328,7 +328,7 @@ def test_errors_copy_and_pickle_whole(error):
 
 def test_the_public_errors_live_in_exceptions_and_the_old_timeout_name_still_works():
     import airflow_provider_sdrs._waiting as waiting
-    import airflow_provider_sdrs.exceptions as exceptions
+    from airflow_provider_sdrs import exceptions
 
     assert SdrsWaitTimeout is SdrsWaitTimeoutError
     for name in ("SdrsPollError", "SdrsJobUnknownError", "SdrsWaitTimeoutError"):
@@ -385,7 +385,9 @@ def _both_drivers(make_steps, answers, get_token=None) -> list[Any]:
                 async def token(stale, deadline):
                     return get_token(stale, deadline)
 
-                results.append(asyncio.run(adrive(make_steps(), AsyncTransport(*answers), token if get_token else None)))
+                results.append(
+                    asyncio.run(adrive(make_steps(), AsyncTransport(*answers), token if get_token else None))
+                )
         except Exception as error:
             results.append(f"{type(error).__name__}: {error}")
     return results
