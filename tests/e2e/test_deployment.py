@@ -94,6 +94,60 @@ def test_a_burst_of_transient_faults_does_not_change_the_outcome(deployment: Dep
     assert stats.get("job:503", 0) >= 3
 
 
+def test_a_deferrable_operator_that_finds_its_operation_in_progress_waits_for_it_in_the_triggerer(
+    deployment: Deployment,
+):
+    """A failover whose answer was lost is still running when the task is cleared: the retry waits for it
+    deferred (no worker slot), held by a triggerer, and submits nothing more."""
+    failover = "sdrs_planned_failover"
+    deployment.sim("POST", "/_sim/durations", {"init": 2, "run": 20})
+    try:
+        before = submissions(deployment).get("failoverProtectionGroupNoCG", 0)
+        group_id = new_group(deployment)
+        deployment.sim("POST", "/_sim/faults", {"kind": "lost_answer", "target": "submit", "count": 1})
+        run_id = deployment.trigger(failover, {"server_group_id": group_id, "mode": "unplanned"})
+        state, _ = deployment.watch_run(failover, run_id)
+        assert state == "failed" and deployment.task_states(failover, run_id)["failover"]["state"] == "failed"
+        assert submissions(deployment)["failoverProtectionGroupNoCG"] - before == 1
+
+        # What on-call does after a lost answer: clear the task (and what follows it) to run it again.
+        deployment.api(
+            "POST",
+            f"/api/v2/dags/{failover}/clearTaskInstances",
+            json={
+                "dry_run": False,
+                "dag_run_id": run_id,
+                "task_ids": ["failover"],
+                "include_downstream": True,
+                "only_failed": False,
+                "reset_dag_runs": True,
+            },
+        )
+
+        def resource_trigger() -> tuple[str, int] | None:
+            assert deployment.postgres is not None
+            rows = deployment.postgres.query(
+                "SELECT t.classpath, t.triggerer_id FROM task_instance ti JOIN trigger t ON t.id = ti.trigger_id "
+                f"WHERE ti.dag_id = '{failover}' AND ti.run_id = '{run_id}' AND ti.task_id = 'failover' "
+                "AND ti.state = 'deferred' AND t.triggerer_id IS NOT NULL"
+            )
+            return rows[0] if rows else None
+
+        classpath, holder = wait_for(resource_trigger, "the cleared failover to defer to a triggerer", 90)
+        assert classpath.endswith("SdrsResourceTrigger")
+        assert holder in deployment.triggerer_jobs.values()
+        assert deployment.task_states(failover, run_id)["failover"]["state"] == "deferred"
+        assert deployment.sim("GET", "/_sim/resources")["groups"][group_id]["status"] == "failing-over"
+
+        state, seen = deployment.watch_run(failover, run_id, timeout=180)
+        assert state == "success", seen
+        result = deployment.xcom(failover, run_id, "failover")
+        assert result["submitted"] is False and result["resource_status"] == "failed-over"
+        assert submissions(deployment)["failoverProtectionGroupNoCG"] - before == 1
+    finally:
+        deployment.sim("POST", "/_sim/durations", {"init": 2, "run": 8})
+
+
 def test_killing_the_triggerer_that_runs_a_wait_hands_it_to_the_other_one(deployment: Deployment, tmp_path):
     deployment.sim("POST", "/_sim/durations", {"init": 2, "run": 25})
     try:
