@@ -8,7 +8,7 @@ DAG tests run the same operators inside Airflow.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -30,6 +30,7 @@ from airflow_provider_sdrs.operators.sdrs import (
     SdrsStartProtectionOperator,
     SdrsStopProtectionOperator,
 )
+from tests.support import TaskInstanceStandIn, first_payload
 
 try:
     from airflow.sdk.exceptions import TaskDeferred
@@ -37,28 +38,14 @@ except ImportError:  # Airflow 3.1
     from airflow.exceptions import TaskDeferred  # type: ignore[no-redef]
 
 
-@dataclass
-class RecordingTI:
-    xcom: dict[str, Any] = field(default_factory=dict)
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcom[key] = value
-
-
-async def _first_event(trigger) -> dict[str, Any]:
-    async for event in trigger.run():
-        return event.payload
-    raise AssertionError("the trigger fired no event")
-
-
-def run(operator, ti: RecordingTI | None = None) -> tuple[Any, RecordingTI]:
-    ti = ti or RecordingTI()
+def run(operator, ti: TaskInstanceStandIn | None = None) -> tuple[Any, TaskInstanceStandIn]:
+    ti = ti or TaskInstanceStandIn()
     context: Any = {"ti": ti}
     try:
         return operator.execute(context), ti
     except TaskDeferred as deferred:
         assert deferred.method_name == "execute_complete"
-        payload = asyncio.run(_first_event(deferred.trigger))
+        payload = asyncio.run(first_payload(deferred.trigger))
         return operator.execute_complete(context, event=payload), ti
 
 
