@@ -11,13 +11,19 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS ?= test
 
-.PHONY: help venv lint typecheck unit test e2e demo bench fault-matrix clean
+.PHONY: help venv lint typecheck unit pytest test e2e demo bench fault-matrix clean
 
 help:
-	@echo "make test   - set up $(VENV) (Airflow $(AIRFLOW_VERSION)), run ruff, mypy and pytest"
-	@echo "make demo   - set up, start the SDRS simulator, run example DAG sdrs_dr_drill with 'airflow dags test'"
-	@echo "make e2e    - a real deployment (PostgreSQL, scheduler, 2 triggerers, API server) and a browser"
-	@echo "make bench  - 1,000 waits: SdrsJobTrigger vs dbt Cloud's trigger vs a bare aiohttp loop (not in make test)"
+	@echo "make test          - set up $(VENV) (Airflow $(AIRFLOW_VERSION)), run ruff, mypy and pytest (all but e2e)"
+	@echo "make demo          - set up, start the SDRS simulator, run example DAG sdrs_dr_drill with 'airflow dags test'"
+	@echo "make lint          - ruff check and ruff format --check"
+	@echo "make typecheck     - mypy"
+	@echo "make unit          - tests/unit only: the pieces on their own, no simulator"
+	@echo "make pytest        - every test but e2e: unit, integration, example DAGs, reliability (what make test runs)"
+	@echo "make e2e           - a real deployment (PostgreSQL, scheduler, 2 triggerers, API server) and a browser"
+	@echo "make fault-matrix  - rerun the fault matrix and rewrite docs/fault-matrix.md"
+	@echo "make bench         - 1,000 waits: SdrsJobTrigger vs dbt Cloud's trigger vs a bare aiohttp loop (not in make test)"
+	@echo "make clean         - remove the virtualenvs, caches and the files local runs leave behind"
 
 $(STAMP): pyproject.toml Makefile
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.10+"; exit 1; }
@@ -36,9 +42,12 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
+	$(BIN)/pytest -q tests/unit
+
+pytest: $(STAMP)
 	$(BIN)/pytest -q --ignore=tests/e2e
 
-test: lint typecheck unit
+test: lint typecheck pytest
 
 $(VENV)/.installed-e2e: $(STAMP)
 	$(BIN)/uv pip install --python $(BIN)/python --quiet -e ".[test,e2e]" "apache-airflow==$(AIRFLOW_VERSION)"
@@ -62,4 +71,4 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/triggers.py $(BENCH_ARGS)
 
 clean:
-	rm -rf .venv .venv-* .demo .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf .venv .venv-* .demo .pytest_cache .mypy_cache .ruff_cache .hypothesis .e2e-artifacts *.egg-info

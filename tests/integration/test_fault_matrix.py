@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSensorTimeout
-from sensor_modes import MODES, run_sensor
 
 from airflow_provider_sdrs.exceptions import SdrsError, SdrsJobFailedError
+from tests.support import MODES, run_sensor
 
 # One poll: 3 attempts. Deferrable: 2 failed polls in a row end the wait.
 BUDGET = {"poll_retry_limit": 2, "max_poll_failures": 2}

@@ -8,7 +8,7 @@ DAG tests run the same operators inside Airflow.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -30,6 +30,7 @@ from airflow_provider_sdrs.operators.sdrs import (
     SdrsStartProtectionOperator,
     SdrsStopProtectionOperator,
 )
+from tests.support import TaskInstanceStandIn, first_payload
 
 try:
     from airflow.sdk.exceptions import TaskDeferred
@@ -37,24 +38,8 @@ except ImportError:  # Airflow 3.1
     from airflow.exceptions import TaskDeferred  # type: ignore[no-redef]
 
 
-@dataclass
-class RecordingTI:
-    xcom: dict[str, Any] = field(default_factory=dict)
-    #: The triggers the task deferred to, in order.
-    deferrals: list[Any] = field(default_factory=list)
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcom[key] = value
-
-
-async def _first_event(trigger) -> dict[str, Any]:
-    async for event in trigger.run():
-        return event.payload
-    raise AssertionError("the trigger fired no event")
-
-
-def run(operator, ti: RecordingTI | None = None) -> tuple[Any, RecordingTI]:
-    ti = ti or RecordingTI()
+def run(operator, ti: TaskInstanceStandIn | None = None) -> tuple[Any, TaskInstanceStandIn]:
+    ti = ti or TaskInstanceStandIn()
     context: Any = {"ti": ti}
     step, arguments = operator.execute, {}
     while True:
@@ -63,7 +48,7 @@ def run(operator, ti: RecordingTI | None = None) -> tuple[Any, RecordingTI]:
         except TaskDeferred as deferred:
             # As the triggerer and the task runner do: run the trigger, then resume with its event.
             ti.deferrals.append(deferred.trigger)
-            payload = asyncio.run(_first_event(deferred.trigger))
+            payload = asyncio.run(first_payload(deferred.trigger))
             step, arguments = getattr(operator, deferred.method_name), {**(deferred.kwargs or {}), "event": payload}
 
 
@@ -276,7 +261,7 @@ def test_a_retry_that_finds_the_earlier_operation_failed_says_so_and_submits_not
     sim.add_fault("lost_answer", target="submit", count=1)
     with pytest.raises(SdrsConnectionError):
         run(SdrsStartProtectionOperator(task_id="start", server_group_id=group_id, poll_interval=0.05))
-    ti = RecordingTI()
+    ti = TaskInstanceStandIn()
     with pytest.raises(SdrsOperationNotAllowedError, match="has failed") as failure:
         run(
             SdrsStartProtectionOperator(

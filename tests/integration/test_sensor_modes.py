@@ -11,10 +11,10 @@ from airflow.providers.common.compat.sdk import (
     AirflowSensorTimeout,
     AirflowSkipException,
 )
-from sensor_modes import MODES, TaskInstanceStandIn, first_event, run_sensor  # noqa: F401
 
 from airflow_provider_sdrs.exceptions import SdrsError, SdrsJobFailedError, SdrsJobUnknownError
 from airflow_provider_sdrs.sensors.sdrs import SdrsJobSensor
+from tests.support import MODES, TaskInstanceStandIn, first_event, run_sensor  # noqa: F401
 
 
 @pytest.mark.parametrize("mode", MODES)

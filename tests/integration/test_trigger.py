@@ -10,15 +10,11 @@ import pytest
 
 from airflow_provider_sdrs.hooks.sdrs import SdrsHook
 from airflow_provider_sdrs.triggers.sdrs import SdrsJobTrigger
+from tests.support import first_payload
 
 
 def run(trigger: SdrsJobTrigger) -> dict:
-    async def first():
-        async for event in trigger.run():
-            return event.payload
-        raise AssertionError("no event")
-
-    return asyncio.run(first())
+    return asyncio.run(first_payload(trigger))
 
 
 def trigger_for(job_id: str, **kwargs) -> SdrsJobTrigger:

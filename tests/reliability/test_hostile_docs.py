@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from airflow_provider_sdrs.operators.sdrs import (
     SdrsDeleteDrillOperator,
     SdrsDeleteProtectionGroupOperator,
 )
+from tests.support import TaskInstanceStandIn, first_payload
 
 try:
     from airflow.sdk.exceptions import TaskDeferred
@@ -79,28 +79,14 @@ FORBIDDEN_NAMES = [
 ]
 
 
-@dataclass
-class RecordingTI:
-    xcom: dict[str, Any] = field(default_factory=dict)
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcom[key] = value
-
-
-async def _first_event(trigger) -> dict[str, Any]:
-    async for event in trigger.run():
-        return event.payload
-    raise AssertionError("the trigger fired no event")
-
-
-def run(operator, ti: RecordingTI | None = None) -> tuple[Any, RecordingTI]:
-    ti = ti or RecordingTI()
+def run(operator, ti: TaskInstanceStandIn | None = None) -> tuple[Any, TaskInstanceStandIn]:
+    ti = ti or TaskInstanceStandIn()
     context: Any = {"ti": ti}
     try:
         return operator.execute(context), ti
     except TaskDeferred as deferred:
         assert deferred.method_name == "execute_complete"
-        payload = asyncio.run(_first_event(deferred.trigger))
+        payload = asyncio.run(first_payload(deferred.trigger))
         return operator.execute_complete(context, event=payload), ti
 
 
@@ -178,7 +164,7 @@ def test_a_failed_drill_job_without_the_drill_id_still_hands_the_broken_drill_to
     sim.resources.omit_created_ids = True
     sim.resources.fail_next("createDisasterRecoveryDrill")
     group_id = sim.add_group(status="protected")
-    ti = RecordingTI()
+    ti = TaskInstanceStandIn()
     with pytest.raises(SdrsJobFailedError):
         run(create_drill(group_id, deferrable=deferrable), ti)
     (broken,) = drill_ids(sim, group_id, "drill-weekly")

@@ -23,6 +23,7 @@ from airflow_provider_sdrs.operators.sdrs import (
 )
 from airflow_provider_sdrs.sensors.sdrs import SdrsJobSensor
 from airflow_provider_sdrs.triggers.sdrs import SdrsJobTrigger
+from tests.support import TaskInstanceStandIn
 
 HOSTILE: list[Any] = [
     "../jobs/other",
@@ -47,21 +48,13 @@ HOSTILE: list[Any] = [
 IDS = [repr(value)[:20] for value in HOSTILE]
 
 
-class RecordingTI:
-    def __init__(self) -> None:
-        self.xcom: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcom[key] = value
-
-
 def requests_seen(sim) -> int:
     return sum(sim.counters[route] for route in ("api", "job", "iam", "other"))
 
 
 def entry_points(bad: Any) -> dict[str, Callable[[], Any]]:
     hook = SdrsHook(retry_delay=0.01)
-    context: Any = {"ti": RecordingTI()}
+    context: Any = {"ti": TaskInstanceStandIn()}
 
     async def aget() -> Any:
         async with SdrsHook() as async_hook:

@@ -11,9 +11,7 @@ import asyncio
 import dataclasses
 import json
 import re
-import sys
 import time
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -25,9 +23,7 @@ from airflow_provider_sdrs.exceptions import SdrsApiError, SdrsAuthError, SdrsEr
 from airflow_provider_sdrs.hooks.sdrs import SdrsHook
 from airflow_provider_sdrs.models import MAX_REASON, SdrsJob, SdrsJobStatus
 from airflow_provider_sdrs.triggers.sdrs import SdrsJobTrigger
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-from sensor_modes import MODES, first_event, run_sensor
+from tests.support import MODES, first_event, run_sensor
 
 try:
     from airflow.sdk.exceptions import TaskDeferred

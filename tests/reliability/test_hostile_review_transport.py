@@ -14,7 +14,6 @@ import asyncio
 import gzip
 import json
 import math
-import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -34,9 +33,7 @@ from airflow_provider_sdrs.hooks.sdrs import SdrsHook
 from airflow_provider_sdrs.models import SdrsJob, SdrsJobStatus
 from airflow_provider_sdrs.testing.simulator import connection_for
 from airflow_provider_sdrs.triggers.sdrs import SdrsJobTrigger
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_hostile_transport import TlsFront, _certificates, first_event, use_connection
+from tests.support import TlsFront, certificates, first_payload, use_connection
 
 PATHS = ["requests", "aiohttp"]
 JOB_ID = "0000000062db92d70162db9d200f000a"
@@ -59,7 +56,7 @@ def outcome(path: str, job_id: str = JOB_ID, conn_id: str = "sdrs_default", **kw
 
 def trigger_event(conn_id: str, job_id: str = JOB_ID) -> dict[str, Any]:
     trigger = SdrsJobTrigger(job_id, sdrs_conn_id=conn_id, poll_interval=0.01, max_poll_failures=1, poll_retry_limit=0)
-    return asyncio.run(asyncio.wait_for(first_event(trigger), 30))
+    return asyncio.run(asyncio.wait_for(first_payload(trigger), 30))
 
 
 # -- a raw loopback server: bytes no well-behaved HTTP server sends -------------------------------------
@@ -394,7 +391,7 @@ def test_an_unexpected_failure_still_fires_one_scrubbed_error_event(sdrs_connect
 @pytest.mark.parametrize("auth", ["aksk", "password"])
 @pytest.mark.parametrize("path", PATHS)
 def test_sslkeylogfile_gets_no_tls_keys(path, auth, verify, sdrs_simulator, monkeypatch, tmp_path):
-    ca, cert, key = _certificates(tmp_path)
+    ca, cert, key = certificates(tmp_path)
     keylog = tmp_path / "keys.log"
     with TlsFront(sdrs_simulator.port, cert, key) as front:
         # Set once the front's own context exists: only the client's sessions are in question.

@@ -10,19 +10,15 @@ retries, ``Retry-After`` sleeps and waits for a token.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import os
 import re
 import socket
-import ssl
 import subprocess
 import sys
-import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +30,7 @@ from airflow_provider_sdrs.hooks.sdrs import SdrsHook
 from airflow_provider_sdrs.models import SdrsJobStatus
 from airflow_provider_sdrs.testing.simulator import SdrsSimulator, connection_for, new_job_id
 from airflow_provider_sdrs.triggers.sdrs import SdrsJobTrigger
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
-from sensor_modes import MODES, run_sensor
+from tests.support import MODES, TaskInstanceStandIn, TlsFront, certificates, first_payload, run_sensor, use_connection
 
 PATHS = ["requests", "aiohttp"]
 MiB = 1024 * 1024
@@ -64,24 +58,11 @@ def timed(path: str, job_id: str, **kwargs: Any) -> tuple[Any, float]:
     return outcome, time.monotonic() - started
 
 
-def use_connection(monkeypatch, conn_id: str, connection: dict[str, Any]) -> None:
-    from airflow_provider_sdrs.hooks.sdrs import ASYNC_SETTINGS
-
-    ASYNC_SETTINGS.clear()
-    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(connection))
-
-
 def dead_port() -> int:
     """A loopback port nobody listens on."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-async def first_event(trigger: SdrsJobTrigger) -> dict[str, Any]:
-    async for event in trigger.run():
-        return event.payload
-    raise AssertionError("the trigger fired no event")
 
 
 # -- the worker's environment never changes a request -------------------------------------------------
@@ -151,123 +132,9 @@ def test_netrc_alone_does_not_replace_the_signature(path, sdrs_connection, monke
 # -- TLS: the connection's verify decides, not REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE or SSL_CERT_FILE -------
 
 
-def _certificates(directory: Path) -> tuple[Path, Path, Path]:
-    """A throwaway CA and a server certificate for 127.0.0.1 signed by it: (ca, cert, key) files."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    now = datetime.now(timezone.utc)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sdrs test CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    paths = (directory / "ca.pem", directory / "server.pem", directory / "server.key")
-    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return paths
-
-
-class TlsFront:
-    """Terminates TLS on a loopback port and relays the bytes to the simulator."""
-
-    def __init__(self, upstream_port: int, cert: Path, key: Path) -> None:
-        self.upstream_port = upstream_port
-        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        self.context.load_cert_chain(cert, key)
-        self.port = 0
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    def __enter__(self) -> TlsFront:
-        self._thread.start()
-        assert self._ready.wait(10), "the TLS front did not start"
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        server = self._loop.run_until_complete(
-            asyncio.start_server(self._relay, "127.0.0.1", 0, ssl=self.context, ssl_handshake_timeout=5)
-        )
-        self.port = server.sockets[0].getsockname()[1]
-        self._ready.set()
-        try:
-            self._loop.run_forever()
-        finally:
-            server.close()
-            pending = asyncio.all_tasks(self._loop)
-            for task in pending:
-                task.cancel()
-            self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            self._loop.close()
-
-    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
-
-        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-            try:
-                while data := await asyncio.wait_for(source.read(65536), 30):
-                    sink.write(data)
-                    await sink.drain()
-            except (OSError, asyncio.TimeoutError):
-                pass
-            finally:
-                sink.close()
-
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-
-
 @pytest.fixture
 def tls(sdrs_simulator, tmp_path) -> Iterator[tuple[TlsFront, Path]]:
-    ca, cert, key = _certificates(tmp_path)
+    ca, cert, key = certificates(tmp_path)
     with TlsFront(sdrs_simulator.port, cert, key) as front:
         yield front, ca
 
@@ -547,7 +414,7 @@ def test_waiting_for_a_free_connection_does_not_count_against_the_timeout(sdrs_c
 def _trigger_event(job_id: str, seconds: float, **kwargs: Any) -> tuple[dict[str, Any], float]:
     trigger = SdrsJobTrigger(job_id, poll_interval=0.05, end_time=time.time() + seconds, **kwargs)
     started = time.monotonic()
-    payload = asyncio.run(asyncio.wait_for(first_event(trigger), 15))
+    payload = asyncio.run(asyncio.wait_for(first_payload(trigger), 15))
     return payload, time.monotonic() - started
 
 
@@ -581,12 +448,12 @@ def test_the_deadline_bounds_the_wait_for_a_token_another_wait_is_fetching(sdrs_
 
     async def main() -> tuple[dict[str, Any], float]:
         patient = asyncio.create_task(
-            first_event(SdrsJobTrigger(job_id, poll_interval=0.05, end_time=time.time() + 60))
+            first_payload(SdrsJobTrigger(job_id, poll_interval=0.05, end_time=time.time() + 60))
         )
         await asyncio.sleep(0.3)  # it holds the token lock, waiting on IAM
         started = time.monotonic()
         quick = SdrsJobTrigger(job_id, poll_interval=0.05, end_time=time.time() + 2)
-        payload = await asyncio.wait_for(first_event(quick), 15)
+        payload = await asyncio.wait_for(first_payload(quick), 15)
         seconds = time.monotonic() - started
         patient.cancel()
         await asyncio.gather(patient, return_exceptions=True)
@@ -639,13 +506,9 @@ def test_an_operator_waiting_in_the_worker_ends_near_its_timeout_despite_a_long_
         task_id="failover", server_group_id=group_id, poll_interval=0.05, timeout=2.0, poll_retry_delay=0.01
     )
 
-    class TI:
-        def xcom_push(self, key: str, value: Any) -> None:
-            pass
-
     started = time.monotonic()
     with pytest.raises(SdrsWaitTimeout):
-        operator.execute({"ti": TI()})
+        operator.execute({"ti": TaskInstanceStandIn()})
     assert time.monotonic() - started < 4.0
 
 
@@ -670,13 +533,9 @@ def test_an_operator_s_timeout_bounds_its_own_reads_too(sdrs_connection, deferra
         task_id="start", server_group_id=group_id, poll_interval=0.05, timeout=2.0, deferrable=deferrable
     )
 
-    class TI:
-        def xcom_push(self, key: str, value: Any) -> None:
-            pass
-
     started = time.monotonic()
     try:
-        operator.execute({"ti": TI()})
+        operator.execute({"ti": TaskInstanceStandIn()})
     except TaskDeferred as deferred:
         # Handed over with what is left of the task's one deadline, not a fresh timeout.
         assert deferred.trigger.end_time - time.time() < 2.0

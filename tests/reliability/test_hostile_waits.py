@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import json
 import math
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -53,10 +52,7 @@ try:
 except ImportError:  # Airflow 3.1
     from airflow.exceptions import TaskDeferred  # type: ignore[no-redef]
 
-INTEGRATION = Path(__file__).resolve().parents[1] / "integration"
-if str(INTEGRATION) not in sys.path:
-    sys.path.insert(0, str(INTEGRATION))
-from sensor_modes import MODES, TaskInstanceStandIn, first_event, run_sensor  # noqa: E402
+from tests.support import MODES, TaskInstanceStandIn, first_event, first_payload, run_sensor
 
 OPERATOR_MODES = ["blocking", "deferrable"]
 FAST = {"poll_retry_limit": 0, "poll_retry_delay": 0.01}
@@ -95,42 +91,28 @@ def add_fault(sim, spec: dict[str, Any], **options: Any):
     return sim.add_fault(spec.pop("kind"), **spec, **options)
 
 
-class RecordingTI:
-    def __init__(self) -> None:
-        self.xcom: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcom[key] = value
-
-
-async def _payload(trigger) -> dict[str, Any]:
-    async for event in trigger.run():
-        return event.payload
-    raise AssertionError("the trigger fired no event")
-
-
-def run_operator(operator, mode: str) -> tuple[Any, RecordingTI]:
+def run_operator(operator, mode: str) -> tuple[Any, TaskInstanceStandIn]:
     """Run an operator as Airflow would; the result or the error is the task's, XCom is in the TI."""
-    ti = RecordingTI()
+    ti = TaskInstanceStandIn()
     context: Any = {"ti": ti}
     operator.deferrable = mode == "deferrable"
     try:
         return operator.execute(context), ti
     except TaskDeferred as deferred:
-        payload = asyncio.run(_payload(deferred.trigger))
+        payload = asyncio.run(first_payload(deferred.trigger))
         return operator.execute_complete(context, event=payload), ti
 
 
-def run_operator_keeping_ti(operator, mode: str) -> tuple[Any, RecordingTI]:
+def run_operator_keeping_ti(operator, mode: str) -> tuple[Any, TaskInstanceStandIn]:
     """Like :func:`run_operator`, but an error comes back as the result, so XCom can be inspected."""
-    ti = RecordingTI()
+    ti = TaskInstanceStandIn()
     context: Any = {"ti": ti}
     operator.deferrable = mode == "deferrable"
     try:
         try:
             return operator.execute(context), ti
         except TaskDeferred as deferred:
-            payload = asyncio.run(_payload(deferred.trigger))
+            payload = asyncio.run(first_payload(deferred.trigger))
             return operator.execute_complete(context, event=payload), ti
     except Exception as error:
         return error, ti

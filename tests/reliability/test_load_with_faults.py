@@ -23,6 +23,7 @@ import pytest
 
 from airflow_provider_sdrs.testing.simulator import connection_for
 from airflow_provider_sdrs.triggers.sdrs import SdrsJobTrigger
+from tests.support import first_payload
 
 WAITS = 1000
 POOL_SIZE = 64
@@ -82,11 +83,6 @@ def simulator_url(monkeypatch) -> Iterator[str]:
 
 
 async def wait_all(triggers: list[SdrsJobTrigger]) -> tuple[list[dict[str, Any]], int]:
-    async def one(trigger: SdrsJobTrigger) -> dict[str, Any]:
-        async for fired in trigger.run():
-            return fired.payload
-        raise AssertionError("no event")
-
     peak = 0
 
     async def watch() -> None:
@@ -96,7 +92,7 @@ async def wait_all(triggers: list[SdrsJobTrigger]) -> tuple[list[dict[str, Any]]
             await asyncio.sleep(0.2)
 
     watcher = asyncio.create_task(watch())
-    payloads = await asyncio.gather(*(one(trigger) for trigger in triggers))
+    payloads = await asyncio.gather(*(first_payload(trigger) for trigger in triggers))
     watcher.cancel()
     await asyncio.sleep(0.1)  # let the last session close
     leftover = len(asyncio.all_tasks()) - 1  # this coroutine's own task

@@ -19,6 +19,7 @@ import pytest
 from airflow_provider_sdrs.exceptions import SdrsError
 from airflow_provider_sdrs.hooks.sdrs import SdrsHook
 from airflow_provider_sdrs.triggers.sdrs import SdrsJobTrigger
+from tests.support import first_payload
 
 SECRET_KEY = "SKhygiene7f3a9c1e5b2d"
 PASSWORD = "PWhygiene2b8d4f6a0c1e"
@@ -121,11 +122,7 @@ def test_no_secret_leaves_the_connection(sim, monkeypatch, capsys, tmp_path):
     trigger = SdrsJobTrigger(job_id=sim.add_job(run_seconds=0.2), poll_interval=0.05)
     seen += [repr(trigger.serialize()), repr(trigger)]
 
-    async def first_event() -> Any:
-        async for fired in trigger.run():
-            return fired
-
-    seen.append(repr(asyncio.run(first_event()).payload))
+    seen.append(repr(asyncio.run(first_payload(trigger))))
 
     # Refused credentials, and a failing connection test, for both schemes.
     for auth_type in ("aksk", "password"):

@@ -1,0 +1,223 @@
+"""Helpers the test modules share: stand-ins for what Airflow hands a task, and ways to run the provider's
+sensor, triggers and TLS set-ups as Airflow and a real deployment would.
+
+Test modules import them from here (``from tests.support import ...``), never from one another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import ipaddress
+import json
+import ssl
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
+
+try:
+    from airflow.sdk.exceptions import AirflowRescheduleException, TaskDeferred
+except ImportError:  # Airflow 3.1
+    from airflow.exceptions import AirflowRescheduleException, TaskDeferred  # type: ignore[no-redef]
+
+from airflow_provider_sdrs.sensors.sdrs import SdrsJobSensor
+from airflow_provider_sdrs.triggers.sdrs import SdrsJobTrigger
+
+#: The sensor's three ways of waiting, for the scenario tables.
+MODES = ["poke", "reschedule", "deferrable"]
+
+
+class TaskInstanceStandIn:
+    """What the provider asks of a task instance: XCom pushes (recorded in ``xcom``) and, in reschedule
+    mode, when the first try began."""
+
+    def __init__(self) -> None:
+        self.first_reschedule: datetime | None = None
+        self.xcom: dict[str, Any] = {}
+        #: The triggers the task deferred to, in order (recorded by the runners that play the triggerer).
+        self.deferrals: list[Any] = []
+
+    def get_first_reschedule_date(self, context):
+        return self.first_reschedule
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.xcom[key] = value
+
+
+async def first_event(trigger):
+    """The first event a trigger fires, as the triggerer would receive it."""
+    async for event in trigger.run():
+        return event
+    raise AssertionError("the trigger fired no event")
+
+
+async def first_payload(trigger) -> dict[str, Any]:
+    """The payload of the first event a trigger fires."""
+    return (await first_event(trigger)).payload
+
+
+def run_sensor(mode: str, job_id: str, *, timeout: float = 5.0, **kwargs):
+    """Run the sensor as Airflow would in ``mode`` and return its result (or raise its error)."""
+    template = SdrsJobSensor(
+        task_id="wait",
+        job_id=job_id,
+        poke_interval=0.05,
+        timeout=timeout,
+        mode="reschedule" if mode == "reschedule" else "poke",
+        deferrable=mode == "deferrable",
+        **{"not_found_grace": 0.3, "poll_retry_delay": 0.01, **kwargs},
+    )
+    ti = TaskInstanceStandIn()
+    context = {"ti": ti}
+    if mode == "poke":
+        return template.execute(context)
+    if mode == "reschedule":
+        while True:
+            sensor = copy.deepcopy(template)  # every try runs in a fresh process
+            try:
+                return sensor.execute(context)
+            except AirflowRescheduleException as reschedule:
+                ti.first_reschedule = ti.first_reschedule or datetime.now(timezone.utc)
+                time.sleep(max(0.0, (reschedule.reschedule_date - datetime.now(timezone.utc)).total_seconds()))
+    try:
+        return template.execute(context)
+    except TaskDeferred as deferred:
+        classpath, kwargs = deferred.trigger.serialize()
+        assert classpath == "airflow_provider_sdrs.triggers.sdrs.SdrsJobTrigger"
+        event = asyncio.run(first_event(SdrsJobTrigger(**kwargs)))
+        resumed = copy.deepcopy(template)  # resumed on a worker, as a new task instance
+        try:
+            return getattr(resumed, deferred.method_name)(context, event.payload)
+        except (AirflowSensorTimeout, AirflowFailException) as error:
+            # BaseSensorOperator.resume_execution applies soft_fail to resumed sensors.
+            if template.soft_fail:
+                raise AirflowSkipException("Skipping due to soft_fail is set to True.") from error
+            raise
+
+
+# -- connections and TLS ------------------------------------------------------------------------------
+
+
+def use_connection(monkeypatch, conn_id: str, connection: dict[str, Any]) -> None:
+    from airflow_provider_sdrs.hooks.sdrs import ASYNC_SETTINGS
+
+    ASYNC_SETTINGS.clear()
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(connection))
+
+
+def certificates(directory: Path) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a server certificate for 127.0.0.1 signed by it: (ca, cert, key) files."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.now(timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sdrs test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = (directory / "ca.pem", directory / "server.pem", directory / "server.key")
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return paths
+
+
+class TlsFront:
+    """Terminates TLS on a loopback port and relays the bytes to the simulator."""
+
+    def __init__(self, upstream_port: int, cert: Path, key: Path) -> None:
+        self.upstream_port = upstream_port
+        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.context.load_cert_chain(cert, key)
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self) -> TlsFront:
+        self._thread.start()
+        assert self._ready.wait(10), "the TLS front did not start"
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        server = self._loop.run_until_complete(
+            asyncio.start_server(self._relay, "127.0.0.1", 0, ssl=self.context, ssl_handshake_timeout=5)
+        )
+        self.port = server.sockets[0].getsockname()[1]
+        self._ready.set()
+        try:
+            self._loop.run_forever()
+        finally:
+            server.close()
+            pending = asyncio.all_tasks(self._loop)
+            for task in pending:
+                task.cancel()
+            self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            self._loop.close()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            try:
+                while data := await asyncio.wait_for(source.read(65536), 30):
+                    sink.write(data)
+                    await sink.drain()
+            except (OSError, asyncio.TimeoutError):
+                pass
+            finally:
+                sink.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
