@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-import weakref
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
@@ -15,11 +12,13 @@ from airflow.providers.common.compat.sdk import BaseHook
 from airflow_provider_sdrs._core import numbers, operations
 from airflow_provider_sdrs._core.answers import job_from_answer, resource_from_answer
 from airflow_provider_sdrs._core.deadline import Deadline, as_deadline
-from airflow_provider_sdrs._core.exchange import ApiCall, IamToken, api_exchange, job_call
+from airflow_provider_sdrs._core.exchange import ApiCall, api_exchange, job_call
 from airflow_provider_sdrs._core.ids import is_safe_id
+from airflow_provider_sdrs._core.process import ASYNC_SETTINGS
 from airflow_provider_sdrs._core.retry import RetryPolicy
 from airflow_provider_sdrs._core.settings import SdrsSettings, unknown_extra_keys
 from airflow_provider_sdrs._core.text import remember_secret, safe
+from airflow_provider_sdrs._core.tokens import IamToken
 from airflow_provider_sdrs.exceptions import SdrsApiError, SdrsError
 from airflow_provider_sdrs.models import SdrsJob, bounded_document
 
@@ -28,45 +27,6 @@ if TYPE_CHECKING:
     from airflow_provider_sdrs.hooks._sync import RequestsTransport
 
 __all__ = ["SdrsHook"]
-
-
-class SettingsCache:
-    """Validated connections by (conn id, timeout), shared by the hooks of a process for ``ttl`` seconds.
-
-    The expiry bounds how long a changed connection (a rotated secret) goes unnoticed by new waits.
-    Concurrent look-ups of one connection on an event loop make a single request.
-    """
-
-    def __init__(self, ttl: float = 60.0) -> None:
-        self.ttl = ttl
-        self._entries: dict[tuple[str, float | None], tuple[float, SdrsSettings]] = {}
-        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, asyncio.Lock]] = (
-            weakref.WeakKeyDictionary()
-        )
-
-    def _fresh(self, key: tuple[str, float | None]) -> SdrsSettings | None:
-        entry = self._entries.get(key)
-        if entry is not None and time.monotonic() - entry[0] < self.ttl:
-            return entry[1]
-        return None
-
-    async def get(self, key: tuple[str, float | None], lookup: Callable[[], Awaitable[SdrsSettings]]) -> SdrsSettings:
-        settings = self._fresh(key)
-        if settings is not None:
-            return settings
-        lock = self._locks.setdefault(asyncio.get_running_loop(), {}).setdefault(key, asyncio.Lock())
-        async with lock:
-            settings = self._fresh(key)
-            if settings is None:
-                settings = await lookup()
-                self._entries[key] = (time.monotonic(), settings)
-            return settings
-
-    def clear(self) -> None:
-        self._entries.clear()
-
-
-ASYNC_SETTINGS = SettingsCache()
 
 
 def _member(answer: dict[str, Any], key: str, resource_id: str, what: str) -> dict[str, Any]:

@@ -65,9 +65,9 @@ def timed(path: str, job_id: str, **kwargs: Any) -> tuple[Any, float]:
 
 
 def use_connection(monkeypatch, conn_id: str, connection: dict[str, Any]) -> None:
-    from airflow_provider_sdrs.hooks.sdrs import ASYNC_SETTINGS
+    from airflow_provider_sdrs._core.process import reset_process_caches
 
-    ASYNC_SETTINGS.clear()
+    reset_process_caches()
     monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(connection))
 
 
