@@ -9,11 +9,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from string import Formatter
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from airflow_provider_sdrs._core.body import DEFAULT_MAX_RESPONSE_BYTES
-from airflow_provider_sdrs._core.console import check_console_url
 from airflow_provider_sdrs._core.trust import bundle_context
 from airflow_provider_sdrs.exceptions import SdrsConfigError
 
@@ -220,6 +220,42 @@ def normalise_proxy(value: str | None, conn_id: str) -> str | None:
     if parts.path.strip("/") or parts.query or parts.fragment:
         raise SdrsConfigError("extra.proxy", "must not contain a path, query or fragment", conn_id=conn_id)
     return f"{parts.scheme.lower()}://{parts.netloc}"
+
+
+#: Placeholders a ``console_url`` template may use.
+CONSOLE_PLACEHOLDERS = ("region", "project_id", "resource_type", "resource_id", "job_id")
+_CONSOLE_SAMPLE = {name: "x" for name in CONSOLE_PLACEHOLDERS}
+
+
+def check_console_url(value: str, conn_id: str) -> str:
+    """Validate ``extra.console_url``: a base URL, or a template with :data:`CONSOLE_PLACEHOLDERS`.
+
+    :raises SdrsConfigError: not an http(s) URL, or a placeholder that is not one of ours.
+    """
+    text = value.strip()
+    if "{" in text or "}" in text:
+        try:
+            names = {name for _, name, _, _ in Formatter().parse(text) if name is not None}
+        except ValueError as error:
+            raise SdrsConfigError("extra.console_url", f"is not a valid template: {error}", conn_id=conn_id) from None
+        unknown = sorted(names - set(CONSOLE_PLACEHOLDERS))
+        if unknown:
+            raise SdrsConfigError(
+                "extra.console_url",
+                f"uses unknown placeholders {unknown}; known: {', '.join(CONSOLE_PLACEHOLDERS)}",
+                conn_id=conn_id,
+            )
+        sample = text.format(**_CONSOLE_SAMPLE)
+    else:
+        sample = text
+    parts = urlsplit(sample)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
+        raise SdrsConfigError(
+            "extra.console_url",
+            f"must be an http(s) URL such as https://console.otc.t-systems.com, got {value!r}",
+            conn_id=conn_id,
+        )
+    return text if "{" in text else text.rstrip("/")
 
 
 def _is_loopback(host: str | None) -> bool:
