@@ -14,6 +14,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from airflow_provider_sdrs._core.body import DEFAULT_MAX_RESPONSE_BYTES
+from airflow_provider_sdrs._core.connection_form import CONN_FIELDS
 from airflow_provider_sdrs._core.trust import bundle_context
 from airflow_provider_sdrs.exceptions import SdrsConfigError
 
@@ -48,23 +49,6 @@ CLOUDS: dict[str, CloudProfile] = {
 
 _REGION = re.compile(r"[a-z]{2}(-[a-z0-9]+){1,3}", re.ASCII)
 _PROJECT_ID = re.compile(r"[A-Za-z0-9-]{1,64}", re.ASCII)
-_KNOWN_EXTRAS = frozenset(
-    {
-        "auth_type",
-        "region",
-        "cloud",
-        "project_id",
-        "project_name",
-        "domain_name",
-        "security_token",
-        "iam_endpoint",
-        "verify",
-        "timeout",
-        "proxy",
-        "console_url",
-        "max_response_bytes",
-    }
-)
 # Bounds of extra.max_response_bytes: room for a large job document, and far below a worker's memory.
 MIN_RESPONSE_BYTES = 64 * 1024
 MAX_RESPONSE_BYTES = 1024 * 1024 * 1024
@@ -481,5 +465,6 @@ class EndpointParts:
 
 
 def unknown_extra_keys(extra: Mapping[str, Any]) -> list[str]:
-    """Extra keys the provider does not read; reported as a warning, since they may be typos."""
-    return sorted(set(_strip_prefix(extra)) - _KNOWN_EXTRAS)
+    """Extra keys the provider does not read (not fields of the connection form); reported as a warning,
+    since they may be typos."""
+    return sorted(set(_strip_prefix(extra)) - CONN_FIELDS.keys())

@@ -402,13 +402,9 @@ class SdrsHook(BaseHook):
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         """Labels and hidden fields of the connection form (Airflow 3.1 reads these from the hook)."""
-        from airflow_provider_sdrs.get_provider_info import UI_FIELD_BEHAVIOUR
+        from airflow_provider_sdrs._core.connection_form import hook_field_behaviour
 
-        return {
-            "hidden_fields": list(UI_FIELD_BEHAVIOUR["hidden-fields"]),
-            "relabeling": dict(UI_FIELD_BEHAVIOUR["relabeling"]),
-            "placeholders": dict(UI_FIELD_BEHAVIOUR["placeholders"]),
-        }
+        return hook_field_behaviour()
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
@@ -417,7 +413,7 @@ class SdrsHook(BaseHook):
         from flask_babel import lazy_gettext
         from wtforms import PasswordField, StringField
 
-        from airflow_provider_sdrs.get_provider_info import CONN_FIELDS
+        from airflow_provider_sdrs._core.connection_form import CONN_FIELDS
 
         widgets: dict[str, Any] = {}
         for name, spec in CONN_FIELDS.items():
