@@ -117,7 +117,8 @@ def build_api_request(
     now: datetime | None = None,
 ) -> HttpRequest:
     """Build and authenticate the request for ``call``."""
-    validate_id(project_id, "project_id")
+    if project_id != settings.project_id:  # the connection's own was checked with the same rule
+        validate_id(project_id, "project_id")
     endpoint = settings.endpoint_parts
     # Every segment is a validated id or a fixed word (ApiCall checks), so none needs quoting.
     path = endpoint.base_path + "/v1/" + "/".join((project_id, *call.path))
@@ -126,26 +127,20 @@ def build_api_request(
     body = None
     if call.body is not None:
         body = json.dumps(call.body, separators=(",", ":")).encode("utf-8")
-        headers["Content-Type"] = "application/json;charset=UTF-8"
+        headers["Content-Type"] = signing.JSON_CONTENT_TYPE
     if settings.auth_type == "password":
         if token is None:
             raise SdrsAuthError(status=None, code=None, message="no IAM token available", operation=call.operation)
         headers["X-Auth-Token"] = token.value
         return HttpRequest(call.method, url, headers, body)
-    headers[signing.DATE_HEADER] = signing.sdk_date(now)
+    date = signing.sdk_date(now)
+    headers[signing.DATE_HEADER] = date
     headers["X-Project-Id"] = project_id
     if settings.security_token:
         headers["X-Security-Token"] = settings.security_token
-    signed = {name: value for name, value in headers.items() if name not in ("User-Agent", "Accept")}
-    headers["Authorization"] = signing.authorization(
-        access_key=settings.login,
-        secret_key=settings.secret,
-        method=call.method,
-        path=path,
-        query=call.query,
-        headers=signed,
-        body=body,
-    )
+    # Signs Host, X-Sdk-Date, X-Project-Id, X-Security-Token and Content-Type: every header set here but
+    # User-Agent and Accept.
+    headers["Authorization"] = settings.signer.authorization(call.method, path, call.query, project_id, date, body)
     return HttpRequest(call.method, url, headers, body)
 
 

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from airflow_provider_sdrs._core.body import DEFAULT_MAX_RESPONSE_BYTES
 from airflow_provider_sdrs._core.connection_form import CONN_FIELDS
+from airflow_provider_sdrs._core.signing import RequestSigner
 from airflow_provider_sdrs._core.trust import bundle_context
 from airflow_provider_sdrs.exceptions import SdrsConfigError
 
@@ -425,6 +426,16 @@ class SdrsSettings:
     def endpoint_parts(self) -> EndpointParts:
         parts = urlsplit(self.endpoint)
         return EndpointParts(f"{parts.scheme}://{parts.netloc}", parts.path, parts.netloc)
+
+    @cached_property
+    def signer(self) -> RequestSigner:
+        """Signs this connection's AK/SK requests, with what every request shares worked out once."""
+        return RequestSigner(
+            access_key=self.login,
+            secret_key=self.secret,
+            host=self.endpoint_parts.netloc,
+            security_token=self.security_token,
+        )
 
     @property
     def cleartext_endpoints(self) -> list[str]:
