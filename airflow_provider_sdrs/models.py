@@ -35,6 +35,10 @@ class SdrsJobStatus(str, enum.Enum):
     @classmethod
     def parse(cls, value: object) -> SdrsJobStatus:
         """Map a raw status value to a member; anything unrecognised becomes ``UNKNOWN``."""
+        if type(value) is str:
+            known = _MEMBERS.get(value)
+            if known is not None:
+                return known
         if isinstance(value, str) and len(value) <= 32:
             try:
                 return cls(value.strip().upper())
@@ -83,6 +87,8 @@ MAX_INT_BITS = 4096
 MAX_TIME_TEXT = 64
 
 _STATUS_NAMES = tuple(status.value for status in SdrsJobStatus)
+# Statuses as SDRS spells them, looked up before any stripping and upper-casing.
+_MEMBERS: dict[str, SdrsJobStatus] = {status.value: status for status in SdrsJobStatus}
 # Distinct raw sub-job statuses each parsed one by one; past this many, only _SPELLINGS are recognised.
 MAX_PARSED_STATUSES = 64
 _SPELLINGS = {
@@ -104,8 +110,27 @@ def _bad_answer(problem: str, job_id: str | None, what: str = "job") -> SdrsApiE
     )
 
 
+# Times read recently: a job's begin_time comes back unchanged on every poll. Bounded, and emptied when full.
+_TIMES: dict[str, DateTime | None] = {}
+_MAX_TIMES = 4096
+
+
 def _parse_time(value: object) -> DateTime | None:
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_TIME_TEXT:
+    if not isinstance(value, str) or len(value) > MAX_TIME_TEXT:
+        return None
+    try:
+        return _TIMES[value]
+    except KeyError:
+        pass
+    moment = _read_time(value)
+    if len(_TIMES) >= _MAX_TIMES:
+        _TIMES.clear()
+    _TIMES[value] = moment
+    return moment
+
+
+def _read_time(value: str) -> DateTime | None:
+    if not value.strip():
         return None
     text = value.strip()
     try:

@@ -145,11 +145,9 @@ def run_contender(args: argparse.Namespace, base: str) -> dict[str, Any]:
         asyncio.run(finish())
         if args.contender.startswith("sdrs"):
             # Warm imports only: the measured waits start with no token and no connection looked up.
-            from airflow_provider_sdrs._core.tokens import TOKEN_CACHE
-            from airflow_provider_sdrs.hooks.sdrs import ASYNC_SETTINGS
+            from airflow_provider_sdrs._core.process import reset_process_caches
 
-            TOKEN_CACHE.clear()
-            ASYNC_SETTINGS.clear()
+            reset_process_caches()
 
     job_ids = [f"{index + 1:032x}" for index in range(args.waits)]
     for job_id in job_ids:

@@ -36,11 +36,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_caches():
-    from airflow_provider_sdrs._core.tokens import TOKEN_CACHE
-    from airflow_provider_sdrs.hooks.sdrs import ASYNC_SETTINGS
+    from airflow_provider_sdrs._core.process import reset_process_caches
 
-    TOKEN_CACHE.clear()
-    ASYNC_SETTINGS.clear()
+    reset_process_caches()
     yield
-    TOKEN_CACHE.clear()
-    ASYNC_SETTINGS.clear()
+    reset_process_caches()

@@ -103,9 +103,9 @@ def run_sensor(mode: str, job_id: str, *, timeout: float = 5.0, **kwargs):
 
 
 def use_connection(monkeypatch, conn_id: str, connection: dict[str, Any]) -> None:
-    from airflow_provider_sdrs.hooks.sdrs import ASYNC_SETTINGS
+    from airflow_provider_sdrs._core.process import reset_process_caches
 
-    ASYNC_SETTINGS.clear()
+    reset_process_caches()
     monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(connection))
 
 

@@ -9,12 +9,10 @@ poll, whose content is never used.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from airflow_provider_sdrs.exceptions import SdrsApiError
-
-if TYPE_CHECKING:
-    from airflow_provider_sdrs.models import SdrsJob
+from airflow_provider_sdrs.models import SdrsJob
 
 _SHOWN = 64
 
@@ -42,8 +40,6 @@ def job_from_answer(document: object, job_id: str) -> SdrsJob:
     :param job_id: the id that was asked for; a document without an id is taken as this job's.
     :raises SdrsApiError: the document is not a job, or is another job's.
     """
-    from airflow_provider_sdrs.models import SdrsJob
-
     job = SdrsJob.from_api(document, job_id=job_id)
     if job.job_id != job_id:
         raise _other("job", job_id, job.job_id, f"get job {job_id}")

@@ -9,29 +9,24 @@ signing, URL building, response parsing, error mapping and retry policy cannot d
 from __future__ import annotations
 
 import json
-import math
-import re
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-import msgspec
-import pendulum
-
 from airflow_provider_sdrs import __version__
 from airflow_provider_sdrs._core import signing
+from airflow_provider_sdrs._core.body import decode_json
 from airflow_provider_sdrs._core.deadline import NO_DEADLINE, Deadline, deadline_passed
 from airflow_provider_sdrs._core.errors import api_error, is_retryable
 from airflow_provider_sdrs._core.http import HttpRequest, HttpResponse, TransportFailure
-from airflow_provider_sdrs._core.ids import is_safe_id, validate_id
+from airflow_provider_sdrs._core.ids import validate_id
 from airflow_provider_sdrs._core.logs import Log
 from airflow_provider_sdrs._core.retry import RetryPolicy, parse_retry_after
 from airflow_provider_sdrs._core.settings import SdrsSettings
 from airflow_provider_sdrs._core.steps import NeedToken, Send, Sleep, Steps
-from airflow_provider_sdrs._core.text import clean, remember_secret, safe, scrub
+from airflow_provider_sdrs._core.text import remember_secret, safe, scrub
+from airflow_provider_sdrs._core.tokens import IamToken, parse_token
 from airflow_provider_sdrs.exceptions import (
     SdrsApiError,
     SdrsAuthError,
@@ -40,22 +35,6 @@ from airflow_provider_sdrs.exceptions import (
 )
 
 USER_AGENT = f"airflow-provider-sdrs/{__version__}"
-
-
-@dataclass(frozen=True)
-class IamToken:
-    """An IAM token and what it is good for. The value never appears in ``repr``."""
-
-    value: str = field(repr=False)
-    expires_at: float
-    issued_at: float
-    project_id: str | None
-
-    def usable(self, now: float | None = None) -> bool:
-        """Still valid with a margin: five minutes, or a tenth of its lifetime if that is shorter."""
-        moment = time.time() if now is None else now
-        margin = min(300.0, (self.expires_at - self.issued_at) * 0.1)
-        return moment < self.expires_at - margin
 
 
 #: An exchange: steps that end with the decoded answer.
@@ -110,7 +89,8 @@ def build_api_request(
     now: datetime | None = None,
 ) -> HttpRequest:
     """Build and authenticate the request for ``call``."""
-    validate_id(project_id, "project_id")
+    if project_id != settings.project_id:  # the connection's own was checked with the same rule
+        validate_id(project_id, "project_id")
     endpoint = settings.endpoint_parts
     # Every segment is a validated id or a fixed word (ApiCall checks), so none needs quoting.
     path = endpoint.base_path + "/v1/" + "/".join((project_id, *call.path))
@@ -119,26 +99,20 @@ def build_api_request(
     body = None
     if call.body is not None:
         body = json.dumps(call.body, separators=(",", ":")).encode("utf-8")
-        headers["Content-Type"] = "application/json;charset=UTF-8"
+        headers["Content-Type"] = signing.JSON_CONTENT_TYPE
     if settings.auth_type == "password":
         if token is None:
             raise SdrsAuthError(status=None, code=None, message="no IAM token available", operation=call.operation)
         headers["X-Auth-Token"] = token.value
         return HttpRequest(call.method, url, headers, body)
-    headers[signing.DATE_HEADER] = signing.sdk_date(now)
+    date = signing.sdk_date(now)
+    headers[signing.DATE_HEADER] = date
     headers["X-Project-Id"] = project_id
     if settings.security_token:
         headers["X-Security-Token"] = settings.security_token
-    signed = {name: value for name, value in headers.items() if name not in ("User-Agent", "Accept")}
-    headers["Authorization"] = signing.authorization(
-        access_key=settings.login,
-        secret_key=settings.secret,
-        method=call.method,
-        path=path,
-        query=call.query,
-        headers=signed,
-        body=body,
-    )
+    # Signs Host, X-Sdk-Date, X-Project-Id, X-Security-Token and Content-Type: every header set here but
+    # User-Agent and Accept.
+    headers["Authorization"] = settings.signer.authorization(call.method, path, call.query, project_id, date, body)
     return HttpRequest(call.method, url, headers, body)
 
 
@@ -168,169 +142,6 @@ def build_iam_request(settings: SdrsSettings) -> HttpRequest:
     headers = _base_headers(urlsplit(url).netloc)
     headers["Content-Type"] = "application/json;charset=UTF-8"
     return HttpRequest("POST", url, headers, json.dumps(document).encode("utf-8"))
-
-
-class _NonFiniteNumber(ValueError):
-    """The document holds NaN, Infinity or a number too large for a float (1e999)."""
-
-
-# msgspec decodes in C without a Python call per value: a 4 MB document of a million floats or of
-# 200,000 objects costs tens of milliseconds, where the json module with a parse_float check costs
-# hundreds, on an event loop. It refuses NaN, Infinity and 1e999 by itself (strict JSON).
-_DECODER = msgspec.json.Decoder()
-_CONSTANTS = (b"NaN", b"Infinity", b"-Infinity")
-_AT_BYTE = re.compile(r"\(byte (\d+)\)")
-
-
-def load_json(body: bytes) -> Any:
-    """Decode a JSON body strictly: no NaN, no Infinity, no number that overflows a float.
-
-    Such values would be refused later by Airflow (strict JSON in XCom, events and the trigger table),
-    failing a task whose job may have succeeded; refused here, they make the answer a bad one.
-
-    :raises ValueError: not JSON, not UTF-8, or not strict JSON (``_NonFiniteNumber``).
-    :raises RecursionError: nested too deeply.
-    """
-    try:
-        return _DECODER.decode(body)
-    except msgspec.ValidationError as error:
-        # The only check a schemaless decoder makes: a number past the range of a float.
-        raise _NonFiniteNumber("a number out of range") from error
-    except msgspec.DecodeError as error:
-        found = _AT_BYTE.search(str(error))
-        if found is not None:
-            at = int(found.group(1))
-            for constant in _CONSTANTS:
-                if body.startswith(constant, at) or body.startswith(constant, at - 1):
-                    raise _NonFiniteNumber(constant.decode("ascii")) from error
-        raise ValueError(str(error)) from error
-
-
-def _decode_json(response: HttpResponse, operation: str, secrets: tuple[str, ...] = ()) -> dict[str, Any]:
-    problem = None
-    try:
-        document = load_json(response.body) if response.body.strip() else None
-    except _NonFiniteNumber as number:
-        document, problem = None, f"a JSON document with a non-finite number ({safe(number, 40)}), which is not JSON"
-    except RecursionError:
-        document, problem = None, "a JSON document nested too deeply to read"
-    except ValueError:
-        document = None
-    if not isinstance(document, dict):
-        snippet = safe(response.body[:120].decode("utf-8", errors="replace"), 160, secrets)
-        what = problem or (
-            "an empty body" if not response.body.strip() else f"a body that is not a JSON object: {snippet!r}"
-        )
-        raise SdrsApiError(
-            status=response.status,
-            code=None,
-            message=f"expected a JSON object, got {what}",
-            request_id=response.header("x-request-id"),
-            operation=operation,
-        )
-    return document
-
-
-# IAM tokens live 24 hours; a later expiry is not believed.
-MAX_TOKEN_LIFETIME = 24 * 3600.0
-# A token whose lifetime cannot be read is used this long (a refused one is replaced at once anyway).
-FALLBACK_TOKEN_LIFETIME = 3600.0
-# A token that IAM itself says expired when it was issued is still used this long before asking again, so
-# that a confused IAM cannot turn every read into a token request (a refused token is replaced at once).
-MIN_TOKEN_LIFETIME = 60.0
-# A token IAM says lasts less than this is taken for a confused IAM (or clock), not as a real lifetime.
-SHORTEST_HONOURED_LIFETIME = 1.0
-# Differences between the local clock and IAM's that are worth a warning.
-SKEW_WARNING = 60.0
-
-
-def _epoch(value: object) -> float | None:
-    """An ISO 8601 time from IAM as epoch seconds, or ``None`` when absent or unreadable."""
-    if not isinstance(value, str) or not value.strip() or len(value) > 64:
-        return None
-    try:
-        parsed = pendulum.parse(value.strip())
-        if isinstance(parsed, pendulum.DateTime):
-            moment = parsed.timestamp()
-            return moment if math.isfinite(moment) else None
-    except Exception:  # pendulum raises many kinds of error for a bad time; all mean "unreadable"
-        return None
-    return None
-
-
-def _http_date(value: str | None) -> float | None:
-    """The ``Date`` header (IAM's clock, to the second) as epoch seconds."""
-    if not value or len(value) > 64:
-        return None
-    try:
-        return parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError, OverflowError, IndexError):
-        return None
-
-
-def _token_lifetime(token: dict[str, Any], response: HttpResponse, now: float, log: Log | None) -> float:
-    """How long the token is good for, by IAM's own clock.
-
-    IAM states ``issued_at`` and ``expires_at`` by its clock. Their difference is applied to the local
-    clock, so that a local clock ahead of IAM's does not make a fresh token look expired on arrival (and
-    every read ask for a new one).
-    """
-    expires_at = _epoch(token.get("expires_at"))
-    if expires_at is None:
-        return FALLBACK_TOKEN_LIFETIME
-    issued_at = _epoch(token.get("issued_at"))
-    if issued_at is None:
-        issued_at = _http_date(response.header("date"))
-    if issued_at is None:
-        issued_at = now
-    skew = now - issued_at
-    lifetime = min(expires_at - issued_at, MAX_TOKEN_LIFETIME)
-    # A lifetime under a second (or none) would make every read ask for a token: such a token is used for
-    # MIN_TOKEN_LIFETIME, and replaced at once if SDRS refuses it. A short real lifetime is honoured.
-    usable_for = lifetime if lifetime >= SHORTEST_HONOURED_LIFETIME else MIN_TOKEN_LIFETIME
-    if log is not None and abs(skew) > SKEW_WARNING:
-        log.warning(
-            "Clock skew: the local clock is %+.0f s off IAM's (the token's issued_at); the IAM token is used "
-            "for %.0f s by the local clock, the lifetime IAM gave it. Synchronise this machine's clock (NTP).",
-            skew,
-            usable_for,
-        )
-    if log is not None and lifetime < SHORTEST_HONOURED_LIFETIME:
-        log.warning(
-            "IAM issued a token that expires %.3f s after it was issued (issued_at %s, expires_at %s): a clock "
-            "skew on IAM's side or a misconfigured IAM. It is used for %.0f s, so that reads do not each ask "
-            "for a new token.",
-            lifetime,
-            clean(token.get("issued_at"), 40),
-            clean(token.get("expires_at"), 40),
-            usable_for,
-        )
-    return usable_for
-
-
-def _parse_token(response: HttpResponse, settings: SdrsSettings, log: Log | None = None) -> IamToken:
-    operation = f"IAM token request for user {settings.login!r}"
-    value = response.header("x-subject-token")
-    secrets = settings.secrets + ((value,) if value else ())
-    document = _decode_json(response, operation, secrets)
-    token = document.get("token") if isinstance(document.get("token"), dict) else {}
-    assert isinstance(token, dict)
-    if not value or not value.isprintable() or len(value) > 64 * 1024:
-        raise SdrsApiError(
-            status=response.status,
-            code=None,
-            message="the response has no usable X-Subject-Token header",
-            operation=operation,
-        )
-    remember_secret(value)
-    now = time.time()
-    lifetime = _token_lifetime(token, response, now, log)
-    project = token.get("project") if isinstance(token.get("project"), dict) else {}
-    assert isinstance(project, dict)
-    project_id = project.get("id") if isinstance(project.get("id"), str) else None
-    if not is_safe_id(project_id):
-        project_id = None
-    return IamToken(value=value, expires_at=now + lifetime, issued_at=now, project_id=project_id or settings.project_id)
 
 
 class _Attempts:
@@ -476,7 +287,7 @@ def api_exchange(
         retry_after = None
         if isinstance(result, HttpResponse) and 200 <= result.status < 300 and not result.refused:
             try:
-                return _decode_json(result, call.operation, attempts.secrets)
+                return decode_json(result, call.operation, attempts.secrets)
             except SdrsApiError as malformed:
                 # A proxy or gateway hiccup can garble one answer; a read is safe to repeat.
                 error: SdrsError = malformed
@@ -513,7 +324,7 @@ def iam_exchange(
         attempts.number += 1
         result = yield Send(build_iam_request(settings), deadline)
         if isinstance(result, HttpResponse) and 200 <= result.status < 300 and not result.refused:
-            return _parse_token(result, settings, log)
+            return parse_token(result, settings, log)
         error, retryable, retry_after = attempts.classify(result)
         if isinstance(error, SdrsApiError) and error.status in (400, 401, 403):
             raise SdrsAuthError(

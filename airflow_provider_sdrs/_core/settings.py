@@ -9,11 +9,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from string import Formatter
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from airflow_provider_sdrs._core.body import DEFAULT_MAX_RESPONSE_BYTES
-from airflow_provider_sdrs._core.console import check_console_url
+from airflow_provider_sdrs._core.connection_form import CONN_FIELDS
+from airflow_provider_sdrs._core.signing import RequestSigner
 from airflow_provider_sdrs._core.trust import bundle_context
 from airflow_provider_sdrs.exceptions import SdrsConfigError
 
@@ -48,23 +50,6 @@ CLOUDS: dict[str, CloudProfile] = {
 
 _REGION = re.compile(r"[a-z]{2}(-[a-z0-9]+){1,3}", re.ASCII)
 _PROJECT_ID = re.compile(r"[A-Za-z0-9-]{1,64}", re.ASCII)
-_KNOWN_EXTRAS = frozenset(
-    {
-        "auth_type",
-        "region",
-        "cloud",
-        "project_id",
-        "project_name",
-        "domain_name",
-        "security_token",
-        "iam_endpoint",
-        "verify",
-        "timeout",
-        "proxy",
-        "console_url",
-        "max_response_bytes",
-    }
-)
 # Bounds of extra.max_response_bytes: room for a large job document, and far below a worker's memory.
 MIN_RESPONSE_BYTES = 64 * 1024
 MAX_RESPONSE_BYTES = 1024 * 1024 * 1024
@@ -220,6 +205,42 @@ def normalise_proxy(value: str | None, conn_id: str) -> str | None:
     if parts.path.strip("/") or parts.query or parts.fragment:
         raise SdrsConfigError("extra.proxy", "must not contain a path, query or fragment", conn_id=conn_id)
     return f"{parts.scheme.lower()}://{parts.netloc}"
+
+
+#: Placeholders a ``console_url`` template may use.
+CONSOLE_PLACEHOLDERS = ("region", "project_id", "resource_type", "resource_id", "job_id")
+_CONSOLE_SAMPLE = {name: "x" for name in CONSOLE_PLACEHOLDERS}
+
+
+def check_console_url(value: str, conn_id: str) -> str:
+    """Validate ``extra.console_url``: a base URL, or a template with :data:`CONSOLE_PLACEHOLDERS`.
+
+    :raises SdrsConfigError: not an http(s) URL, or a placeholder that is not one of ours.
+    """
+    text = value.strip()
+    if "{" in text or "}" in text:
+        try:
+            names = {name for _, name, _, _ in Formatter().parse(text) if name is not None}
+        except ValueError as error:
+            raise SdrsConfigError("extra.console_url", f"is not a valid template: {error}", conn_id=conn_id) from None
+        unknown = sorted(names - set(CONSOLE_PLACEHOLDERS))
+        if unknown:
+            raise SdrsConfigError(
+                "extra.console_url",
+                f"uses unknown placeholders {unknown}; known: {', '.join(CONSOLE_PLACEHOLDERS)}",
+                conn_id=conn_id,
+            )
+        sample = text.format(**_CONSOLE_SAMPLE)
+    else:
+        sample = text
+    parts = urlsplit(sample)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
+        raise SdrsConfigError(
+            "extra.console_url",
+            f"must be an http(s) URL such as https://console.otc.t-systems.com, got {value!r}",
+            conn_id=conn_id,
+        )
+    return text if "{" in text else text.rstrip("/")
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -406,6 +427,16 @@ class SdrsSettings:
         parts = urlsplit(self.endpoint)
         return EndpointParts(f"{parts.scheme}://{parts.netloc}", parts.path, parts.netloc)
 
+    @cached_property
+    def signer(self) -> RequestSigner:
+        """Signs this connection's AK/SK requests, with what every request shares worked out once."""
+        return RequestSigner(
+            access_key=self.login,
+            secret_key=self.secret,
+            host=self.endpoint_parts.netloc,
+            security_token=self.security_token,
+        )
+
     @property
     def cleartext_endpoints(self) -> list[str]:
         """The fields whose plain-http URL is not on loopback, so credentials would cross a network unencrypted."""
@@ -445,5 +476,6 @@ class EndpointParts:
 
 
 def unknown_extra_keys(extra: Mapping[str, Any]) -> list[str]:
-    """Extra keys the provider does not read; reported as a warning, since they may be typos."""
-    return sorted(set(_strip_prefix(extra)) - _KNOWN_EXTRAS)
+    """Extra keys the provider does not read (not fields of the connection form); reported as a warning,
+    since they may be typos."""
+    return sorted(set(_strip_prefix(extra)) - CONN_FIELDS.keys())

@@ -30,10 +30,10 @@ from airflow_provider_sdrs._core.http import (
     merge_headers,
 )
 from airflow_provider_sdrs._core.logs import Log
+from airflow_provider_sdrs._core.process import TOKEN_CACHE, register
 from airflow_provider_sdrs._core.retry import RetryPolicy
 from airflow_provider_sdrs._core.settings import SdrsSettings
 from airflow_provider_sdrs._core.steps import NeedToken, Send, Sleep, Steps, T
-from airflow_provider_sdrs._core.tokens import TOKEN_CACHE
 from airflow_provider_sdrs._core.trust import tls_context
 from airflow_provider_sdrs.exceptions import SdrsError
 
@@ -124,8 +124,16 @@ class SessionPool:
         loop = asyncio.get_running_loop()
         return sum(1 for lease in self._leases.get(loop, {}).values() if not lease.session.closed)
 
+    def clear(self) -> None:
+        """Forget every session, on every loop: the pool's part of ``reset_process_caches``."""
+        self._leases.clear()
 
-SESSIONS = SessionPool()
+    def __len__(self) -> int:
+        """Sessions held, on every loop."""
+        return sum(len(leases) for leases in list(self._leases.values()))
+
+
+SESSIONS = register("sessions", SessionPool())
 
 
 def _new_session(settings: SdrsSettings) -> aiohttp.ClientSession:

@@ -43,10 +43,10 @@ from airflow_provider_sdrs._core.http import (
     merge_headers,
 )
 from airflow_provider_sdrs._core.logs import Log
+from airflow_provider_sdrs._core.process import TOKEN_CACHE
 from airflow_provider_sdrs._core.retry import RetryPolicy
 from airflow_provider_sdrs._core.settings import SdrsSettings
 from airflow_provider_sdrs._core.steps import NeedToken, Send, Sleep, Steps, T
-from airflow_provider_sdrs._core.tokens import TOKEN_CACHE
 from airflow_provider_sdrs._core.trust import ca_bundle, tls_context
 from airflow_provider_sdrs.exceptions import SdrsError
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-import weakref
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -14,7 +11,7 @@ from airflow.providers.common.compat.sdk import BaseHook
 
 from airflow_provider_sdrs._core import numbers, reads
 from airflow_provider_sdrs._core.deadline import Deadline, as_deadline
-from airflow_provider_sdrs._core.exchange import ApiCall, Exchange, IamToken, api_exchange
+from airflow_provider_sdrs._core.exchange import ApiCall, Exchange, api_exchange
 from airflow_provider_sdrs._core.ids import is_safe_id
 from airflow_provider_sdrs._core.operations import (
     CREATE_DRILL,
@@ -28,11 +25,13 @@ from airflow_provider_sdrs._core.operations import (
     STOP_PROTECTION,
     Operation,
 )
+from airflow_provider_sdrs._core.process import ASYNC_SETTINGS
 from airflow_provider_sdrs._core.reads import Read, read_steps
 from airflow_provider_sdrs._core.retry import RetryPolicy
 from airflow_provider_sdrs._core.settings import SdrsSettings, unknown_extra_keys
 from airflow_provider_sdrs._core.steps import Steps, T
 from airflow_provider_sdrs._core.text import remember_secret, safe
+from airflow_provider_sdrs._core.tokens import IamToken
 from airflow_provider_sdrs.exceptions import SdrsApiError, SdrsError
 from airflow_provider_sdrs.models import SdrsJob
 
@@ -41,45 +40,6 @@ if TYPE_CHECKING:
     from airflow_provider_sdrs.hooks._sync import RequestsTransport
 
 __all__ = ["SdrsHook"]
-
-
-class SettingsCache:
-    """Validated connections by (conn id, timeout), shared by the hooks of a process for ``ttl`` seconds.
-
-    The expiry bounds how long a changed connection (a rotated secret) goes unnoticed by new waits.
-    Concurrent look-ups of one connection on an event loop make a single request.
-    """
-
-    def __init__(self, ttl: float = 60.0) -> None:
-        self.ttl = ttl
-        self._entries: dict[tuple[str, float | None], tuple[float, SdrsSettings]] = {}
-        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, asyncio.Lock]] = (
-            weakref.WeakKeyDictionary()
-        )
-
-    def _fresh(self, key: tuple[str, float | None]) -> SdrsSettings | None:
-        entry = self._entries.get(key)
-        if entry is not None and time.monotonic() - entry[0] < self.ttl:
-            return entry[1]
-        return None
-
-    async def get(self, key: tuple[str, float | None], lookup: Callable[[], Awaitable[SdrsSettings]]) -> SdrsSettings:
-        settings = self._fresh(key)
-        if settings is not None:
-            return settings
-        lock = self._locks.setdefault(asyncio.get_running_loop(), {}).setdefault(key, asyncio.Lock())
-        async with lock:
-            settings = self._fresh(key)
-            if settings is None:
-                settings = await lookup()
-                self._entries[key] = (time.monotonic(), settings)
-            return settings
-
-    def clear(self) -> None:
-        self._entries.clear()
-
-
-ASYNC_SETTINGS = SettingsCache()
 
 
 def _earliest(*deadlines: float | None) -> float | None:
@@ -442,13 +402,9 @@ class SdrsHook(BaseHook):
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         """Labels and hidden fields of the connection form (Airflow 3.1 reads these from the hook)."""
-        from airflow_provider_sdrs.get_provider_info import UI_FIELD_BEHAVIOUR
+        from airflow_provider_sdrs._core.connection_form import hook_field_behaviour
 
-        return {
-            "hidden_fields": list(UI_FIELD_BEHAVIOUR["hidden-fields"]),
-            "relabeling": dict(UI_FIELD_BEHAVIOUR["relabeling"]),
-            "placeholders": dict(UI_FIELD_BEHAVIOUR["placeholders"]),
-        }
+        return hook_field_behaviour()
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
@@ -457,7 +413,7 @@ class SdrsHook(BaseHook):
         from flask_babel import lazy_gettext
         from wtforms import PasswordField, StringField
 
-        from airflow_provider_sdrs.get_provider_info import CONN_FIELDS
+        from airflow_provider_sdrs._core.connection_form import CONN_FIELDS
 
         widgets: dict[str, Any] = {}
         for name, spec in CONN_FIELDS.items():

@@ -285,7 +285,7 @@ class SdrsBaseOperator(BaseOperator):
             raise AirflowFailException(f"{self.task_type}: {error}") from error
         hook = self.hook
         ti = context["ti"]
-        from airflow_provider_sdrs._core.console import console_link
+        from airflow_provider_sdrs.links.sdrs import console_link
 
         push_console_link(
             ti, console_link(hook._settings, resource_type=self.resource_type, resource_id=self.resource_id)

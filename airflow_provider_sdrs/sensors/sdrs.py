@@ -182,7 +182,7 @@ class SdrsJobSensor(BaseSensorOperator):
 
     def execute(self, context: Context) -> Any:
         job_id = self._checked_job_id()
-        from airflow_provider_sdrs._core.console import console_link
+        from airflow_provider_sdrs.links.sdrs import console_link
 
         push_console_link(context["ti"], console_link(self.hook._settings, resource_type="job", job_id=job_id))
         if not self.deferrable:

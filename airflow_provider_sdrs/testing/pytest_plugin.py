@@ -45,11 +45,9 @@ def sdrs_simulator(_sdrs_simulator_server: SdrsSimulator) -> SdrsSimulator:
 
 
 def _connect(monkeypatch: pytest.MonkeyPatch, simulator: SdrsSimulator, auth_type: str) -> SimulatedConnection:
-    from airflow_provider_sdrs._core.tokens import TOKEN_CACHE
-    from airflow_provider_sdrs.hooks.sdrs import ASYNC_SETTINGS
+    from airflow_provider_sdrs._core.process import reset_process_caches
 
-    TOKEN_CACHE.clear()
-    ASYNC_SETTINGS.clear()
+    reset_process_caches()
     monkeypatch.setenv("AIRFLOW_CONN_SDRS_DEFAULT", simulator.connection_json(auth_type))
     return SimulatedConnection("sdrs_default", simulator, auth_type)
 

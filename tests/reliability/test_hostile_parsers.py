@@ -437,14 +437,14 @@ def test_a_token_iam_says_expires_at_once_costs_one_token_request_a_minute(path,
 
 
 def test_an_iam_token_lifetime_comes_from_iams_own_times():
-    from airflow_provider_sdrs._core.exchange import MAX_TOKEN_LIFETIME, MIN_TOKEN_LIFETIME, _parse_token
     from airflow_provider_sdrs._core.http import HttpResponse
+    from airflow_provider_sdrs._core.tokens import MAX_TOKEN_LIFETIME, MIN_TOKEN_LIFETIME, parse_token
 
     password_settings = _password_settings()
 
     def token(body: dict[str, Any]) -> Any:
         response = HttpResponse(201, {"x-subject-token": "MIItoken-value"}, json.dumps(body).encode())
-        return _parse_token(response, password_settings)
+        return parse_token(response, password_settings)
 
     now = time.time()
     behind = token({"token": {"issued_at": "2001-01-01T00:00:00Z", "expires_at": "2001-01-01T10:00:00Z"}})
@@ -563,11 +563,11 @@ def assert_clean_job(job: SdrsJob) -> None:
 @given(hostile_bytes())
 def test_any_bytes_become_a_job_or_an_sdrs_error(body):
     from airflow_provider_sdrs._core import reads
-    from airflow_provider_sdrs._core.exchange import _decode_json
+    from airflow_provider_sdrs._core.body import decode_json
     from airflow_provider_sdrs._core.http import HttpResponse
 
     try:
-        job = reads.job("abc").result(_decode_json(HttpResponse(200, {}, body), "get job abc"))
+        job = reads.job("abc").result(decode_json(HttpResponse(200, {}, body), "get job abc"))
     except SdrsError as error:
         assert_one_clean_line(str(error))
         return
@@ -590,13 +590,13 @@ def test_any_error_body_becomes_a_clean_sdrs_api_error(body, status):
 def test_any_token_answer_becomes_a_token_or_an_sdrs_error(body, header):
     import math
 
-    from airflow_provider_sdrs._core.exchange import _parse_token
     from airflow_provider_sdrs._core.http import HttpResponse
+    from airflow_provider_sdrs._core.tokens import parse_token
 
     settings_ = _password_settings()
     headers = {"x-subject-token": header} if header else {}
     try:
-        token = _parse_token(HttpResponse(201, headers, body), settings_)
+        token = parse_token(HttpResponse(201, headers, body), settings_)
     except SdrsError as error:
         assert_one_clean_line(str(error))
         return
@@ -608,7 +608,7 @@ def test_any_token_answer_becomes_a_token_or_an_sdrs_error(body, header):
 @given(hostile_bytes(), st.sampled_from(["server_group", "disaster_recovery_drill", "server_groups"]))
 def test_any_group_or_drill_answer_becomes_a_strict_json_copy_or_an_sdrs_error(body, key):
     from airflow_provider_sdrs._core import reads
-    from airflow_provider_sdrs._core.exchange import _decode_json
+    from airflow_provider_sdrs._core.body import decode_json
     from airflow_provider_sdrs._core.http import HttpResponse
 
     read = {
@@ -617,7 +617,7 @@ def test_any_group_or_drill_answer_becomes_a_strict_json_copy_or_an_sdrs_error(b
         "server_groups": reads.groups(),
     }[key]
     try:
-        answer = _decode_json(HttpResponse(200, {}, body), f"read {key}")
+        answer = decode_json(HttpResponse(200, {}, body), f"read {key}")
         wrapped = {key: answer.get(key, answer)}
         copy = read.result(wrapped)
         strict(copy)

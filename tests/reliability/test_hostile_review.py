@@ -1,6 +1,6 @@
 """Hostile answers that cost time or leak secrets in the shared core, whichever transport read them.
 
-Both drivers hand every error response to ``api_error`` and every success body to ``_decode_json`` and the
+Both drivers hand every error response to ``api_error`` and every success body to ``decode_json`` and the
 models, so these run on the core directly. The time bounds are generous (several times what the code needs
 on a loaded machine) and far below what a quadratic or per-value Python step costs.
 """
@@ -16,8 +16,8 @@ import pytest
 
 from airflow_provider_sdrs._core import text
 from airflow_provider_sdrs._core.answers import job_from_answer
+from airflow_provider_sdrs._core.body import decode_json, load_json
 from airflow_provider_sdrs._core.errors import api_error, parse_error_body
-from airflow_provider_sdrs._core.exchange import _decode_json, load_json
 from airflow_provider_sdrs._core.http import HttpResponse
 from airflow_provider_sdrs.exceptions import SdrsApiError
 from airflow_provider_sdrs.models import SdrsJob, SdrsJobStatus
@@ -199,4 +199,4 @@ def test_a_million_floats_decode_without_a_python_call_each():
     }
     for bad, problem in refused.items():
         with pytest.raises(SdrsApiError, match=problem):
-            _decode_json(HttpResponse(200, {}, bad), "get job abc")
+            decode_json(HttpResponse(200, {}, bad), "get job abc")

@@ -88,11 +88,9 @@ def sim(sdrs_simulator, monkeypatch):
 
 
 def use(monkeypatch, sim, auth_type: str, **overrides: Any) -> None:
-    from airflow_provider_sdrs._core.tokens import TOKEN_CACHE
-    from airflow_provider_sdrs.hooks.sdrs import ASYNC_SETTINGS
+    from airflow_provider_sdrs._core.process import reset_process_caches
 
-    TOKEN_CACHE.clear()
-    ASYNC_SETTINGS.clear()
+    reset_process_caches()
     connection = json.loads(sim.connection_json(auth_type))
     connection.update(overrides)
     monkeypatch.setenv("AIRFLOW_CONN_SDRS_DEFAULT", json.dumps(connection))

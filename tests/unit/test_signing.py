@@ -116,3 +116,56 @@ def test_parse_authorization_rejects_other_schemes():
     assert signing.parse_authorization("SDK-HMAC-SHA256 Access=a, SignedHeaders=host") is None
     fields = signing.parse_authorization("SDK-HMAC-SHA256 Access=a, SignedHeaders=host;x-sdk-date, Signature=ff")
     assert fields == {"Access": "a", "SignedHeaders": "host;x-sdk-date", "Signature": "ff"}
+
+
+@pytest.mark.parametrize(("method", "path", "query", "body", "extra"), CASES)
+def test_the_connection_signer_signs_like_the_reference(method, path, query, body, extra):
+    # The hook signs with RequestSigner, which writes the canonical headers out itself: it must agree
+    # with the reference signer on every kind of request, with and without a security token.
+    expected, _ = reference_authorization(method, path, query, body, extra, host="sdrs.example.test:8443")
+    signer = signing.RequestSigner(
+        access_key=AK,
+        secret_key=SK,
+        host="sdrs.example.test:8443",
+        security_token=extra.get("X-Security-Token"),
+    )
+    assert signer.authorization(method, path, query, "p", DATE, body) == expected
+
+
+def test_a_post_built_by_the_hook_is_signed_like_the_reference():
+    settings = SdrsSettings.from_fields(
+        conn_id="c",
+        host="https://sdrs.eu-de.otc.t-systems.com",
+        port=None,
+        login=AK,
+        password=SK,
+        extra={"project_id": "0123456789abcdef0123456789abcdef", "security_token": "tmp-token-value"},
+    )
+    call = ApiCall("POST", ("server-groups", "g-1", "action"), "fail over", body={"failover": {}}, idempotent=False)
+    from datetime import datetime, timezone
+
+    request = build_api_request(
+        settings, call, project_id=settings.project_id, token=None, now=datetime(2026, 4, 1, 12, 0, tzinfo=timezone.utc)
+    )
+    signed = {k: v for k, v in request.headers.items() if k not in ("Authorization", "User-Agent", "Accept")}
+    assert set(signed) == {"Host", "X-Sdk-Date", "X-Project-Id", "X-Security-Token", "Content-Type"}
+    sdk = SdkRequest(
+        method="POST",
+        schema="https",
+        host="sdrs.eu-de.otc.t-systems.com",
+        resource_path="/v1/0123456789abcdef0123456789abcdef/server-groups/g-1/action",
+        query_params=[],
+        header_params=dict(signed),
+        body=request.body,
+    )
+    Signer(BasicCredentials(ak=AK, sk=SK)).sign(sdk)
+    assert request.headers["Authorization"] == sdk.header_params["Authorization"]
+
+
+def test_the_date_is_that_of_the_current_second():
+    import time
+
+    before = time.strftime(signing.DATE_FORMAT, time.gmtime())
+    date = signing.sdk_date()
+    after = time.strftime(signing.DATE_FORMAT, time.gmtime())
+    assert before <= date <= after
