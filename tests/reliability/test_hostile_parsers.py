@@ -318,7 +318,7 @@ def hostile_sim(sdrs_simulator, monkeypatch):
 
 
 def secrets_of(sim) -> list[str]:
-    return [SECRET_KEY, PASSWORD, SECURITY_TOKEN, *sim._tokens]
+    return [SECRET_KEY, PASSWORD, SECURITY_TOKEN, *sim.tokens]
 
 
 @paths

@@ -112,7 +112,7 @@ def test_no_secret_leaves_the_connection(sim, monkeypatch, capsys, tmp_path):
     runs.append(sensor_dag.test(run_conf={"job_id": failing}))
     assert [str(run.state) for run in runs] == ["success", "success", "failed"]
 
-    tokens = list(sim._tokens)
+    tokens = list(sim.tokens)
     assert tokens, "the password runs should have been issued an IAM token"
     values = [SECRET_KEY, PASSWORD, SECURITY_TOKEN, *tokens]
 

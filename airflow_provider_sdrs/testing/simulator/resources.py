@@ -5,6 +5,9 @@ Every change is an asynchronous job, as in SDRS: the resource enters a transitio
 settled whenever the simulator next answers a request. Operations refused in the resource's current
 status answer HTTP 400 with the SDRS error code the API reference gives for it, and so do names and
 descriptions the reference does not allow.
+
+The model speaks no HTTP: each operation answers an HTTP status and a JSON document, and the caller
+settles finished jobs (:meth:`ResourceModel.settle`) before it asks.
 """
 
 from __future__ import annotations
@@ -12,12 +15,14 @@ from __future__ import annotations
 import re
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 JobFactory = Callable[..., str]
 JobStatus = Callable[[str], str]
+#: an HTTP status and the JSON document that goes with it
+Answer = tuple[int, Any]
 
 # SDRS error codes used below (from the SDRS API reference's error-code table).
 GROUP_NOT_FOUND = "SDRS.1013"
@@ -179,21 +184,9 @@ class ResourceModel:
                     resource.pending = None
                     resource.status = on_failure
 
-    def handle(self, method: str, tail: list[str], query: dict[str, str], body: Any) -> tuple[int, Any]:
-        """Answer ``method /v1/{project}/{tail...}``; ``None`` when the route is not a resource route."""
-        self.settle()
-        if not tail:
-            return _not_found_route()
-        kind, rest = tail[0], tail[1:]
-        if kind == "server-groups":
-            return self._groups(method, rest, query, body)
-        if kind == "disaster-recovery-drills":
-            return self._drills(method, rest, query, body)
-        return _not_found_route()
-
     def _start(
         self, resource: Resource, transition: Transition, entities: dict[str, str], *, delete_on_success: bool = False
-    ) -> tuple[int, Any]:
+    ) -> Answer:
         self.submissions[transition.job_type] += 1
         fails = self.failing[transition.job_type] > 0
         if fails:
@@ -211,105 +204,112 @@ class ResourceModel:
         resource.pending = (job_id, None if delete_on_success else transition.on_success, transition.on_failure)
         return 200, {"job_id": job_id}
 
-    def _groups(self, method: str, rest: list[str], query: dict[str, str], body: Any) -> tuple[int, Any]:
-        if method == "GET" and not rest:
-            wanted = query.get("name")
-            groups = [self._group(g) for g in self.groups.values() if not wanted or g.fields.get("name") == wanted]
-            return 200, {"server_groups": groups}
-        if method == "POST" and not rest:
-            spec = body.get("server_group") if isinstance(body, dict) else None
-            required = ("name", "source_availability_zone", "target_availability_zone", "domain_id", "source_vpc_id")
-            missing = [key for key in required if not isinstance(spec, dict) or not spec.get(key)]
-            if missing:
-                return _error(400, BAD_PARAMETER, f"Invalid server_group: missing {', '.join(missing)}.")
-            assert isinstance(spec, dict)
-            refused = _invalid_name(spec["name"]) or _invalid_description(spec.get("description"))
-            if refused:
-                return refused
-            group_id = str(uuid.uuid4())
-            created = Resource(group_id, "creating", {**spec, "priority_station": "source"})
-            self.groups[group_id] = created
-            creation = Transition(frozenset(), "creating", "available", "error", "createProtectionGroupNoCG")
-            return self._start(created, creation, {} if self.omit_created_ids else {"server_group_id": group_id})
-        if not rest:
-            return _not_found_route()
-        group = self.groups.get(rest[0])
-        if group is None:
-            return _error(400, GROUP_NOT_FOUND, f"The protection group {rest[0]} does not exist.")
-        if method == "GET" and len(rest) == 1:
-            return 200, {"server_group": self._group(group)}
-        if method == "DELETE" and len(rest) == 1:
-            if group.status in GROUP_BUSY:
-                return _not_allowed(group)
-            if _count(group, "protected_instance_num"):
-                return _error(400, GROUP_HAS_INSTANCE, "The protection group has protected instances.")
-            if _count(group, "replication_num"):
-                return _error(400, GROUP_HAS_REPLICATION, "The protection group has replication pairs.")
-            if any(drill.fields["server_group_id"] == group.id for drill in self.drills.values()):
-                return _error(400, GROUP_HAS_DRILL, "The protection group has DR drills; delete them first.")
-            deletion = Transition(frozenset(), "deleting", "deleted", "error-deleting", "deleteProtectionGroupNoCG")
-            return self._start(group, deletion, {"server_group_id": group.id}, delete_on_success=True)
-        if method == "POST" and rest[1:] == ["action"]:
-            action = next(iter(body), None) if isinstance(body, dict) and len(body) == 1 else None
-            if action not in GROUP_ACTIONS:
-                return _error(400, BAD_PARAMETER, f"Unknown protection group action {action!r}.")
-            if action == "reverse-server-group":
-                station = (body[action] or {}).get("priority_station")
-                if station not in ("source", "target"):
-                    return _error(400, BAD_PARAMETER, "priority_station must be source or target.")
-                group.fields["priority_station"] = station
-            for transition in GROUP_ACTIONS[action]:
-                if group.status in transition.allowed_from:
-                    if action in ("stop-server-group", "failover-server-group") and any(
-                        drill.fields["server_group_id"] == group.id for drill in self.drills.values()
-                    ):
-                        return _error(400, GROUP_HAS_DRILL, "The protection group has DR drills; delete them first.")
-                    return self._start(group, transition, {"server_group_id": group.id})
-            return _not_allowed(group)
-        return _not_found_route()
+    def list_groups(self, query: Mapping[str, str]) -> Answer:
+        wanted = query.get("name")
+        groups = [self._group(g) for g in self.groups.values() if not wanted or g.fields.get("name") == wanted]
+        return 200, {"server_groups": groups}
 
-    def _drills(self, method: str, rest: list[str], query: dict[str, str], body: Any) -> tuple[int, Any]:
-        if method == "GET" and not rest:
-            wanted = query.get("server_group_id")
-            drills = [_describe(d) for d in self.drills.values() if not wanted or d.fields["server_group_id"] == wanted]
-            return 200, {"disaster_recovery_drills": drills}
-        if method == "POST" and not rest:
-            spec = body.get("disaster_recovery_drill") if isinstance(body, dict) else None
-            if not isinstance(spec, dict) or not spec.get("name") or not spec.get("server_group_id"):
-                return _error(400, BAD_PARAMETER, "Invalid disaster_recovery_drill: name and server_group_id needed.")
-            refused = _invalid_name(spec["name"])
-            if refused:
-                return refused
-            group = self.groups.get(spec["server_group_id"])
-            if group is None:
-                return _error(400, GROUP_NOT_FOUND, f"The protection group {spec['server_group_id']} does not exist.")
-            if group.status not in DRILL_GROUP_STATUSES:
-                return _not_allowed(group)
-            drill_id = str(uuid.uuid4())
-            fields = {"name": spec["name"], "server_group_id": group.id, "drill_vpc_id": spec.get("drill_vpc_id")}
-            new_drill = Resource(drill_id, "creating", fields)
-            self.drills[drill_id] = new_drill
-            creation = Transition(frozenset(), "creating", "available", "error", "createDisasterRecoveryDrill")
-            entities = {"disaster_recovery_drill_id": drill_id, "server_group_id": group.id}
-            if self.omit_created_ids:
-                del entities["disaster_recovery_drill_id"]
-            return self._start(new_drill, creation, entities)
-        if len(rest) != 1:
-            return _not_found_route()
-        drill = self.drills.get(rest[0])
+    def create_group(self, body: Any) -> Answer:
+        spec = body.get("server_group") if isinstance(body, dict) else None
+        required = ("name", "source_availability_zone", "target_availability_zone", "domain_id", "source_vpc_id")
+        missing = [key for key in required if not isinstance(spec, dict) or not spec.get(key)]
+        if not isinstance(spec, dict) or missing:
+            return _error(400, BAD_PARAMETER, f"Invalid server_group: missing {', '.join(missing)}.")
+        refused = _invalid_name(spec["name"]) or _invalid_description(spec.get("description"))
+        if refused:
+            return refused
+        group_id = str(uuid.uuid4())
+        created = Resource(group_id, "creating", {**spec, "priority_station": "source"})
+        self.groups[group_id] = created
+        creation = Transition(frozenset(), "creating", "available", "error", "createProtectionGroupNoCG")
+        return self._start(created, creation, {} if self.omit_created_ids else {"server_group_id": group_id})
+
+    def get_group(self, group_id: str) -> Answer:
+        group = self.groups.get(group_id)
+        if group is None:
+            return _group_not_found(group_id)
+        return 200, {"server_group": self._group(group)}
+
+    def delete_group(self, group_id: str) -> Answer:
+        group = self.groups.get(group_id)
+        if group is None:
+            return _group_not_found(group_id)
+        if group.status in GROUP_BUSY:
+            return _not_allowed(group)
+        if _count(group, "protected_instance_num"):
+            return _error(400, GROUP_HAS_INSTANCE, "The protection group has protected instances.")
+        if _count(group, "replication_num"):
+            return _error(400, GROUP_HAS_REPLICATION, "The protection group has replication pairs.")
+        if self._has_drill(group):
+            return _error(400, GROUP_HAS_DRILL, "The protection group has DR drills; delete them first.")
+        deletion = Transition(frozenset(), "deleting", "deleted", "error-deleting", "deleteProtectionGroupNoCG")
+        return self._start(group, deletion, {"server_group_id": group.id}, delete_on_success=True)
+
+    def group_action(self, group_id: str, body: Any) -> Answer:
+        """``POST /server-groups/{id}/action``: the body's one key names the action."""
+        group = self.groups.get(group_id)
+        if group is None:
+            return _group_not_found(group_id)
+        action = next(iter(body), None) if isinstance(body, dict) and len(body) == 1 else None
+        if action not in GROUP_ACTIONS:
+            return _error(400, BAD_PARAMETER, f"Unknown protection group action {action!r}.")
+        if action == "reverse-server-group":
+            station = (body[action] or {}).get("priority_station")
+            if station not in ("source", "target"):
+                return _error(400, BAD_PARAMETER, "priority_station must be source or target.")
+            group.fields["priority_station"] = station
+        for transition in GROUP_ACTIONS[action]:
+            if group.status in transition.allowed_from:
+                if action in ("stop-server-group", "failover-server-group") and self._has_drill(group):
+                    return _error(400, GROUP_HAS_DRILL, "The protection group has DR drills; delete them first.")
+                return self._start(group, transition, {"server_group_id": group.id})
+        return _not_allowed(group)
+
+    def list_drills(self, query: Mapping[str, str]) -> Answer:
+        wanted = query.get("server_group_id")
+        drills = [_describe(d) for d in self.drills.values() if not wanted or d.fields["server_group_id"] == wanted]
+        return 200, {"disaster_recovery_drills": drills}
+
+    def create_drill(self, body: Any) -> Answer:
+        spec = body.get("disaster_recovery_drill") if isinstance(body, dict) else None
+        if not isinstance(spec, dict) or not spec.get("name") or not spec.get("server_group_id"):
+            return _error(400, BAD_PARAMETER, "Invalid disaster_recovery_drill: name and server_group_id needed.")
+        refused = _invalid_name(spec["name"])
+        if refused:
+            return refused
+        group = self.groups.get(spec["server_group_id"])
+        if group is None:
+            return _group_not_found(spec["server_group_id"])
+        if group.status not in DRILL_GROUP_STATUSES:
+            return _not_allowed(group)
+        drill_id = str(uuid.uuid4())
+        fields = {"name": spec["name"], "server_group_id": group.id, "drill_vpc_id": spec.get("drill_vpc_id")}
+        new_drill = Resource(drill_id, "creating", fields)
+        self.drills[drill_id] = new_drill
+        creation = Transition(frozenset(), "creating", "available", "error", "createDisasterRecoveryDrill")
+        entities = {"disaster_recovery_drill_id": drill_id, "server_group_id": group.id}
+        if self.omit_created_ids:
+            del entities["disaster_recovery_drill_id"]
+        return self._start(new_drill, creation, entities)
+
+    def get_drill(self, drill_id: str) -> Answer:
+        drill = self.drills.get(drill_id)
         if drill is None:
-            return _error(400, DRILL_NOT_FOUND, f"The DR drill {rest[0]} does not exist.")
-        if method == "GET":
-            return 200, {"disaster_recovery_drill": _describe(drill)}
-        if method == "DELETE":
-            if drill.status not in DRILL_DELETABLE:
-                return _error(
-                    400, DRILL_DELETE_NOT_ALLOWED, f"The DR drill cannot be deleted in the {drill.status} state."
-                )
-            deletion = Transition(frozenset(), "deleting", "deleted", "error-deleting", "deleteDisasterRecoveryDrill")
-            entities = {"disaster_recovery_drill_id": drill.id, "server_group_id": drill.fields["server_group_id"]}
-            return self._start(drill, deletion, entities, delete_on_success=True)
-        return _not_found_route()
+            return _drill_not_found(drill_id)
+        return 200, {"disaster_recovery_drill": _describe(drill)}
+
+    def delete_drill(self, drill_id: str) -> Answer:
+        drill = self.drills.get(drill_id)
+        if drill is None:
+            return _drill_not_found(drill_id)
+        if drill.status not in DRILL_DELETABLE:
+            return _error(400, DRILL_DELETE_NOT_ALLOWED, f"The DR drill cannot be deleted in the {drill.status} state.")
+        deletion = Transition(frozenset(), "deleting", "deleted", "error-deleting", "deleteDisasterRecoveryDrill")
+        entities = {"disaster_recovery_drill_id": drill.id, "server_group_id": drill.fields["server_group_id"]}
+        return self._start(drill, deletion, entities, delete_on_success=True)
+
+    def _has_drill(self, group: Resource) -> bool:
+        return any(drill.fields["server_group_id"] == group.id for drill in self.drills.values())
 
     def _group(self, group: Resource) -> dict[str, Any]:
         drills = sum(1 for drill in self.drills.values() if drill.fields["server_group_id"] == group.id)
@@ -326,13 +326,13 @@ def _count(resource: Resource, key: str) -> int:
     return value if isinstance(value, int) else 0
 
 
-def _invalid_name(name: object) -> tuple[int, Any] | None:
+def _invalid_name(name: object) -> Answer | None:
     if isinstance(name, str) and NAME.fullmatch(name):
         return None
     return _error(400, INVALID_NAME, "Invalid name.")
 
 
-def _invalid_description(description: object) -> tuple[int, Any] | None:
+def _invalid_description(description: object) -> Answer | None:
     if description is None:
         return None
     if not isinstance(description, str) or {"<", ">"} & set(description):
@@ -342,15 +342,19 @@ def _invalid_description(description: object) -> tuple[int, Any] | None:
     return _error(400, INVALID_DESCRIPTION, "Invalid description.")
 
 
-def _error(status: int, code: str, message: str) -> tuple[int, Any]:
+def _error(status: int, code: str, message: str) -> Answer:
     return status, {"error": {"code": code, "message": message}}
 
 
-def _not_allowed(group: Resource) -> tuple[int, Any]:
+def _not_allowed(group: Resource) -> Answer:
     return _error(
         400, NOT_ALLOWED_IN_STATE, f"The operation is not allowed when the protection group is {group.status}."
     )
 
 
-def _not_found_route() -> tuple[int, Any]:
-    return 404, {"error_code": "APIGW.0101", "error_msg": "The API does not exist or has not been published."}
+def _group_not_found(group_id: str) -> Answer:
+    return _error(400, GROUP_NOT_FOUND, f"The protection group {group_id} does not exist.")
+
+
+def _drill_not_found(drill_id: str) -> Answer:
+    return _error(400, DRILL_NOT_FOUND, f"The DR drill {drill_id} does not exist.")
