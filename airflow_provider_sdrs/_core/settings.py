@@ -23,7 +23,7 @@ AuthType = Literal["aksk", "password"]
 
 AUTH_TYPES: tuple[str, ...] = ("aksk", "password")
 DEFAULT_REGION = "eu-de"
-DEFAULT_TIMEOUT = 30.0
+DEFAULT_HTTP_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -275,7 +275,7 @@ class SdrsSettings:
     domain_name: str | None = None
     security_token: str | None = field(default=None, repr=False)
     verify: bool | str = True
-    timeout: float = DEFAULT_TIMEOUT
+    timeout: float = DEFAULT_HTTP_TIMEOUT
     proxy: str | None = field(default=None, repr=False)
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
 
@@ -417,7 +417,7 @@ class SdrsSettings:
             domain_name=domain_name,
             security_token=security_token,
             verify=_verify(extra.get("verify"), conn_id),
-            timeout=effective_timeout if effective_timeout is not None else DEFAULT_TIMEOUT,
+            timeout=effective_timeout if effective_timeout is not None else DEFAULT_HTTP_TIMEOUT,
             proxy=proxy,
             max_response_bytes=_max_response_bytes(extra.get("max_response_bytes"), conn_id),
         )

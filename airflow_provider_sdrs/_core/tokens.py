@@ -122,6 +122,11 @@ def _token_lifetime(token: dict[str, Any], response: HttpResponse, now: float, l
     return usable_for
 
 
+def _object(value: object) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one: a token answer may leave any part out."""
+    return value if isinstance(value, dict) else {}
+
+
 def parse_token(response: HttpResponse, settings: SdrsSettings, log: Log | None = None) -> IamToken:
     """The token in IAM's answer to a token request, good for the lifetime IAM gave it.
 
@@ -131,8 +136,7 @@ def parse_token(response: HttpResponse, settings: SdrsSettings, log: Log | None 
     value = response.header("x-subject-token")
     secrets = settings.secrets + ((value,) if value else ())
     document = decode_json(response, operation, secrets)
-    token = document.get("token") if isinstance(document.get("token"), dict) else {}
-    assert isinstance(token, dict)
+    token = _object(document.get("token"))
     if not value or not value.isprintable() or len(value) > 64 * 1024:
         raise SdrsApiError(
             status=response.status,
@@ -143,8 +147,7 @@ def parse_token(response: HttpResponse, settings: SdrsSettings, log: Log | None 
     remember_secret(value)
     now = time.time()
     lifetime = _token_lifetime(token, response, now, log)
-    project = token.get("project") if isinstance(token.get("project"), dict) else {}
-    assert isinstance(project, dict)
+    project = _object(token.get("project"))
     project_id = project.get("id") if isinstance(project.get("id"), str) else None
     if not is_safe_id(project_id):
         project_id = None

@@ -226,7 +226,7 @@ class SdrsHook(BaseHook):
     # the error says so (SdrsConnectionError.may_have_started), and the resource's state must be read before
     # submitting again.
 
-    def submit(self, operation: Operation, **arguments: Any) -> str:
+    def _submit(self, operation: Operation, **arguments: Any) -> str:
         """Submit a DR operation declared in :mod:`airflow_provider_sdrs._core.operations`; return its job id.
 
         :raises SdrsValidationError: an argument is not acceptable; nothing was sent.
@@ -246,40 +246,40 @@ class SdrsHook(BaseHook):
 
     def start_protection(self, server_group_id: str) -> str:
         """Enable protection of a protection group (``available`` -> ``protected``); returns the job id."""
-        return self.submit(START_PROTECTION, server_group_id=server_group_id)
+        return self._submit(START_PROTECTION, server_group_id=server_group_id)
 
     def stop_protection(self, server_group_id: str) -> str:
         """Disable protection (``protected`` -> ``available``); returns the job id."""
-        return self.submit(STOP_PROTECTION, server_group_id=server_group_id)
+        return self._submit(STOP_PROTECTION, server_group_id=server_group_id)
 
     def failover(self, server_group_id: str) -> str:
         """Fail a protection group over to the target AZ (``protected`` -> ``failed-over``); returns the job id."""
-        return self.submit(FAILOVER, server_group_id=server_group_id)
+        return self._submit(FAILOVER, server_group_id=server_group_id)
 
     def planned_failover(self, server_group_id: str, priority_station: str = "target") -> str:
         """Switch the production site to ``priority_station`` (``target`` or ``source``); returns the job id."""
-        return self.submit(PLANNED_FAILOVER, server_group_id=server_group_id, priority_station=priority_station)
+        return self._submit(PLANNED_FAILOVER, server_group_id=server_group_id, priority_station=priority_station)
 
     def reprotect(self, server_group_id: str) -> str:
         """Re-enable protection after a failover (``failed-over`` -> ``protected``); returns the job id."""
-        return self.submit(REPROTECT, server_group_id=server_group_id)
+        return self._submit(REPROTECT, server_group_id=server_group_id)
 
     def create_drill(self, server_group_id: str, name: str, drill_vpc_id: str | None = None) -> str:
         """Start a DR drill of a protection group; the job's ``entities.disaster_recovery_drill_id`` names it."""
-        return self.submit(CREATE_DRILL, server_group_id=server_group_id, name=name, drill_vpc_id=drill_vpc_id)
+        return self._submit(CREATE_DRILL, server_group_id=server_group_id, name=name, drill_vpc_id=drill_vpc_id)
 
     def delete_drill(self, drill_id: str) -> str:
         """Delete a DR drill (``available``, ``error`` or ``error-deleting``); returns the job id."""
-        return self.submit(DELETE_DRILL, drill_id=drill_id)
+        return self._submit(DELETE_DRILL, drill_id=drill_id)
 
     def create_protection_group(self, **spec: Any) -> str:
         """Create a protection group; ``spec``: name, source/target_availability_zone, domain_id,
         source_vpc_id, description, dr_type. The job's ``entities.server_group_id`` names it."""
-        return self.submit(CREATE_GROUP, **spec)
+        return self._submit(CREATE_GROUP, **spec)
 
     def delete_protection_group(self, server_group_id: str) -> str:
         """Delete a protection group (no protected instances, replication pairs or DR drills); returns the job id."""
-        return self.submit(DELETE_GROUP, server_group_id=server_group_id)
+        return self._submit(DELETE_GROUP, server_group_id=server_group_id)
 
     # -- reads --------------------------------------------------------------------------------------
 

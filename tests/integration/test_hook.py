@@ -400,3 +400,43 @@ def test_cached_connection_expires(connect, monkeypatch):
     monkeypatch.setattr(ASYNC_SETTINGS, "ttl", 0.0)
     with pytest.raises(SdrsAuthError):
         get_job("async", job_id)
+
+
+def test_every_read_has_an_asynchronous_twin_that_answers_the_same(sdrs_connection):
+    from airflow_provider_sdrs.exceptions import SdrsResourceNotFoundError
+
+    sim = sdrs_connection.simulator
+    group_id = sim.add_group(status="protected", name="erp")
+    other_group = sim.add_group(status="available", name="crm")
+    drill_id = sim.add_drill(group_id, name="weekly")
+    sim.add_drill(other_group, name="weekly")
+    hook = SdrsHook(retry_delay=0.01)
+    blocking = [
+        hook.get_protection_group(group_id),
+        hook.list_protection_groups(name="erp"),
+        hook.list_protection_groups(),
+        hook.get_drill(drill_id),
+        hook.list_drills(group_id),
+        hook.list_drills(),
+    ]
+
+    async def asynchronous():
+        async with SdrsHook(retry_delay=0.01) as twin:
+            return [
+                await twin.aget_protection_group(group_id),
+                await twin.alist_protection_groups(name="erp"),
+                await twin.alist_protection_groups(),
+                await twin.aget_drill(drill_id),
+                await twin.alist_drills(group_id),
+                await twin.alist_drills(),
+            ]
+
+    assert asyncio.run(asynchronous()) == blocking
+    assert blocking[0]["id"] == group_id and [g["id"] for g in blocking[1]] == [group_id]
+    assert len(blocking[2]) == 2 and [d["id"] for d in blocking[4]] == [drill_id] and len(blocking[5]) == 2
+
+    async def missing():
+        return await SdrsHook(retry_delay=0.01).aget_drill("0000000062db92d70162db9d200f000a")
+
+    with pytest.raises(SdrsResourceNotFoundError):
+        asyncio.run(missing())

@@ -8,6 +8,7 @@ DAG tests run the same operators inside Airflow.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -396,3 +397,26 @@ def test_a_blocking_wait_reads_the_job_once_per_poll_interval(sim):
     assert result["status"] == "SUCCESS"
     # One read at once (still running), one after the interval (ended): no extra read before the wait.
     assert sim.job_polls(result["job_id"]) == 2
+
+
+def test_one_deadline_covers_the_wait_for_an_operation_in_progress_and_everything_after_it(sim):
+    from airflow_provider_sdrs.exceptions import SdrsWaitTimeoutError
+
+    group_id = sim.add_group(status="protected")
+    sim.resources.durations = (0.1, 30)
+    sim.add_fault("lost_answer", target="submit", count=1)
+    with pytest.raises(SdrsConnectionError):
+        run(SdrsFailoverOperator(task_id="failover", server_group_id=group_id, poll_interval=0.05))
+
+    operator = SdrsFailoverOperator(
+        task_id="failover", server_group_id=group_id, poll_interval=0.05, timeout=1.0, deferrable=True
+    )
+    ti = TaskInstanceStandIn()
+    started = time.time()
+    with pytest.raises(SdrsWaitTimeoutError):
+        run(operator, ti)
+    (trigger,) = ti.deferrals
+    assert type(trigger).__name__ == "SdrsResourceTrigger" and trigger.statuses == ["failing-over"]
+    assert started + 1.0 <= trigger.end_time < started + 1.2  # the task's own timeout, counted from its start
+    assert time.time() - started < 2.0
+    assert sim.resources.submissions == {"failoverProtectionGroupNoCG": 1}
