@@ -73,7 +73,7 @@ def merge_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
     merged: dict[str, str] = {}
     for name, value in pairs:
         key = name.lower()
-        text = _OBS_FOLD.sub(" ", value).strip(" \t")
+        text = (_OBS_FOLD.sub(" ", value) if "\n" in value else value).strip(" \t")
         merged[key] = f"{merged[key]}, {text}" if key in merged else text
     return merged
 
@@ -92,8 +92,11 @@ def framing_problem(status: int, pairs: Iterable[tuple[str, str]]) -> str | None
         return f"the answer's status {status} is not that of a final HTTP response"
     lengths: list[str] = []
     chunked = False
+    pairs = list(pairs)
+    # Printable text has no control character at all: the common answer needs no per-header search.
+    suspect = not "".join([name + value for name, value in pairs]).isprintable()
     for name, value in pairs:
-        if _HEADER_CONTROL.search(_OBS_FOLD.sub(" ", value)) or _HEADER_CONTROL.search(name):
+        if suspect and (_HEADER_CONTROL.search(_OBS_FOLD.sub(" ", value)) or _HEADER_CONTROL.search(name)):
             return f"the answer's header {name[:40]!r} carries a control character"
         key = name.lower()
         if key == "content-length":

@@ -445,9 +445,9 @@ class SdrsSettings:
             fields.append(("extra.iam_endpoint", self.iam_endpoint))
         return [name for name, url in fields if url.startswith("http://") and not _is_loopback(urlsplit(url).hostname)]
 
-    @property
+    @cached_property
     def secrets(self) -> tuple[str, ...]:
-        """Every secret value of the connection, to register with the secret masker."""
+        """Every secret value of the connection, to register with the secret masker (read on every request)."""
         values = [self.secret, self.security_token or "", self.proxy or ""]
         return tuple(v for v in values if v)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -36,6 +37,12 @@ from airflow_provider_sdrs._core.settings import SdrsSettings
 from airflow_provider_sdrs._core.steps import NeedToken, Send, Sleep, Steps, T
 from airflow_provider_sdrs._core.trust import tls_context
 from airflow_provider_sdrs.exceptions import SdrsError
+
+if sys.version_info >= (3, 11):
+    # A timer on the running task, where wait_for would start a task per wait.
+    _timeout = asyncio.timeout
+else:  # pragma: no cover - Python 3.10
+    from async_timeout import timeout as _timeout
 
 AsyncTokenSource = Callable[[IamToken | None, Deadline], Awaitable[IamToken]]
 
@@ -148,6 +155,19 @@ def _new_session(settings: SdrsSettings) -> aiohttp.ClientSession:
     )
 
 
+_URLS: dict[str, URL] = {}
+
+
+def _url(text: str) -> URL:
+    """The parsed URL, cached: a wait asks for the same URL on every poll."""
+    url = _URLS.get(text)
+    if url is None:
+        if len(_URLS) >= 4096:
+            _URLS.clear()
+        url = _URLS[text] = URL(text, encoded=True)
+    return url
+
+
 class AiohttpTransport:
     def __init__(self, leases: dict[str, _Lease], settings: SdrsSettings) -> None:
         self.leases = leases
@@ -155,20 +175,29 @@ class AiohttpTransport:
         # Per request, not per session: hooks with different timeouts share the session.
         self.timeout = aiohttp.ClientTimeout(total=settings.timeout)
 
+    def _lease(self, url: str) -> _Lease:
+        # A prefix match against the one or two endpoints held: no URL parsing per request.
+        for origin, lease in self.leases.items():
+            size = len(origin)
+            if url[:size].lower() == origin and url[size : size + 1] in ("/", "?", ""):
+                return lease
+        origin = origin_of(url)  # pragma: no cover - the core only builds requests to the connection's endpoints
+        raise RuntimeError(f"no session for {origin}")  # pragma: no cover
+
     async def send(self, request: HttpRequest, deadline: Deadline = NO_DEADLINE) -> HttpResponse | TransportFailure:
-        origin = origin_of(request.url)
-        lease = self.leases.get(origin)
-        if lease is None:  # pragma: no cover - the core only builds requests to the connection's endpoints
-            raise RuntimeError(f"no session for {origin}")
+        lease = self._lease(request.url)
         if deadline.clip(self.settings.timeout) <= 0:
             return too_late_to_send()
         left = deadline.remaining()
         try:
-            if left is None:
+            if left is None or not lease.slots.locked():
+                # A free slot is taken at once; only a queue needs the deadline's watch.
                 await lease.slots.acquire()
             else:
-                await asyncio.wait_for(lease.slots.acquire(), left)
+                async with _timeout(left):
+                    await lease.slots.acquire()
         except asyncio.TimeoutError:
+            origin = origin_of(request.url)
             return TransportFailure("connect", f"the deadline passed while waiting for a free connection to {origin}")
         try:
             return await self._send(lease.session, request, deadline.clip(self.settings.timeout))
@@ -182,7 +211,7 @@ class AiohttpTransport:
             return too_late_to_send()
         timeout = self.timeout if budget == self.settings.timeout else aiohttp.ClientTimeout(total=budget)
         try:
-            url = URL(request.url, encoded=True)
+            url = _url(request.url)
             # The total timeout covers connecting, sending and reading the whole body.
             async with session.request(
                 request.method,
@@ -202,6 +231,12 @@ class AiohttpTransport:
                 headers = merge_headers(pairs)
                 try:
                     limit, clip = body_limit(response.status, self.settings.max_response_bytes)
+                    length = headers.get("content-length")
+                    plain = "content-encoding" not in headers and response.status not in (204, 304)
+                    if plain and length is not None and int(length) <= limit:
+                        # A plain body of a declared size within the limit: read whole, in one call.
+                        body = await response.content.readexactly(int(length))
+                        return HttpResponse(response.status, headers, body)
                     reader = BodyReader(limit, headers.get("content-encoding"), clip=clip)
                     async for chunk in response.content.iter_chunked(CHUNK_SIZE):
                         reader.feed(chunk)
@@ -217,6 +252,8 @@ class AiohttpTransport:
             return TransportFailure("connect", f"{type(exc).__name__}: {exc}")
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
             return TransportFailure("timeout", f"no complete answer within {budget:g} s ({type(exc).__name__})")
+        except asyncio.IncompleteReadError as exc:
+            return TransportFailure("reset", f"the answer broke off after {len(exc.partial)} of {exc.expected} bytes")
         except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, aiohttp.ClientPayloadError) as exc:
             return TransportFailure("reset", f"{type(exc).__name__}: {exc}")
         except aiohttp.ClientError as exc:
@@ -230,6 +267,8 @@ async def adrive(steps: Steps[T], transport: AiohttpTransport, get_token: AsyncT
     """
     result: Any = None
     failure: SdrsError | None = None
+    # A token still in the cache is handed over without a trip through the event loop.
+    cached: Callable[[], IamToken | None] | None = getattr(get_token, "cached", None)
     while True:
         try:
             step = steps.send(result) if failure is None else steps.throw(failure)
@@ -244,6 +283,10 @@ async def adrive(steps: Steps[T], transport: AiohttpTransport, get_token: AsyncT
         elif kind is NeedToken:
             if get_token is None:
                 raise RuntimeError("these steps need an IAM token, and the connection uses none")
+            if cached is not None and step.stale is None:  # type: ignore[union-attr]
+                result = cached()
+                if result is not None:
+                    continue
             try:
                 result = await get_token(step.stale, step.deadline)  # type: ignore[union-attr]
             except SdrsError as error:
@@ -252,17 +295,30 @@ async def adrive(steps: Steps[T], transport: AiohttpTransport, get_token: AsyncT
             raise TypeError(f"unknown step {step!r}")
 
 
-def async_token(
-    settings: SdrsSettings,
-    transport: AiohttpTransport,
-    policy: RetryPolicy,
-    log: Log,
-    on_new_token: Callable[[IamToken], None],
-) -> AsyncTokenSource:
+class _TokenSource:
     """A token source for :func:`adrive`: one IAM request per credentials at a time, per loop."""
-    key = settings.token_key
 
-    async def get_token(stale: IamToken | None, deadline: Deadline = NO_DEADLINE) -> IamToken:
+    def __init__(
+        self,
+        settings: SdrsSettings,
+        transport: AiohttpTransport,
+        policy: RetryPolicy,
+        log: Log,
+        on_new_token: Callable[[IamToken], None],
+    ) -> None:
+        self.settings = settings
+        self.transport = transport
+        self.policy = policy
+        self.log = log
+        self.on_new_token = on_new_token
+        self.key = settings.token_key
+
+    def cached(self) -> IamToken | None:
+        """The cached token, if it is still usable."""
+        return TOKEN_CACHE.get(self.key)
+
+    async def __call__(self, stale: IamToken | None, deadline: Deadline = NO_DEADLINE) -> IamToken:
+        key = self.key
         if stale is None:
             token = TOKEN_CACHE.get(key)
             if token is not None:
@@ -274,7 +330,8 @@ def async_token(
                 await lock.acquire()
             else:
                 # Another wait may be fetching the token for longer than this one may wait.
-                await asyncio.wait_for(lock.acquire(), left)
+                async with _timeout(left):
+                    await lock.acquire()
         except asyncio.TimeoutError:
             raise deadline_passed("wait for an IAM token") from None
         try:
@@ -282,12 +339,22 @@ def async_token(
                 TOKEN_CACHE.discard(key, stale)
             token = TOKEN_CACHE.get(key)
             if token is None:
-                log.info("Requesting an IAM token for user %r at %s", settings.login, settings.iam_endpoint)
-                token = await adrive(iam_exchange(settings, policy, log, deadline), transport)
-                on_new_token(token)
+                settings = self.settings
+                self.log.info("Requesting an IAM token for user %r at %s", settings.login, settings.iam_endpoint)
+                token = await adrive(iam_exchange(settings, self.policy, self.log, deadline), self.transport)
+                self.on_new_token(token)
                 TOKEN_CACHE.put(key, token)
             return token
         finally:
             lock.release()
 
-    return get_token
+
+def async_token(
+    settings: SdrsSettings,
+    transport: AiohttpTransport,
+    policy: RetryPolicy,
+    log: Log,
+    on_new_token: Callable[[IamToken], None],
+) -> AsyncTokenSource:
+    """A token source for :func:`adrive`: one IAM request per credentials at a time, per loop."""
+    return _TokenSource(settings, transport, policy, log, on_new_token)
