@@ -546,22 +546,31 @@ class SdrsBaseOperator(BaseOperator):
                 poll_retry_delay=self.poll_retry_delay,
             ),
             method_name="execute_resumed",
-            kwargs={"end_time": end_time, "waited_out": describe_resource_status(resource)},
+            kwargs={
+                "end_time": end_time,
+                "waited_out": describe_resource_status(resource),
+                "waited_on": resource_id,
+            },
             timeout=timedelta(seconds=remaining),
         )
 
     def execute_resumed(
-        self, context: Context, event: dict[str, Any] | None = None, *, end_time: float, waited_out: str
+        self,
+        context: Context,
+        event: dict[str, Any] | None = None,
+        *,
+        end_time: float,
+        waited_out: str,
+        waited_on: str,
     ) -> Any:
-        """After the operation in progress ended (or the wait could not go on): read again and decide."""
-        from airflow_provider_sdrs._core import reads
+        """After the operation in progress ended (or the wait could not go on): read again and decide.
 
-        kind = self.operation.resource
-        resource_id = (event or {}).get("resource_id")
-        if not isinstance(resource_id, str):
-            raise SdrsPollError(f"the SDRS trigger sent an unreadable event: {event!r}"[:500])
-        reads.resource(kind, resource_id)  # checks the id before anything uses it
-        resource_from_event(event, kind, resource_id)
+        :param end_time: the task's deadline, set when it started.
+        :param waited_out: the status that was waited out.
+        :param waited_on: the id of the resource that was waited for.
+        """
+        # The event must be about the resource this task deferred on, not another one.
+        resource_from_event(event, self.operation.resource, waited_on)
         hook = self.hook
         with hook.bounded_by(end_time):
             return self._steps(hook, context["ti"], end_time, waited_out=waited_out)

@@ -430,3 +430,15 @@ def test_a_send_step_carries_its_deadline():
     limit = Deadline(time.time() + 30)
     step = next(api_exchange(_settings("aksk"), read.call, RetryPolicy(), LOG, limit))
     assert isinstance(step, Send) and step.deadline == limit
+
+
+def test_an_operator_resumed_with_an_event_about_another_resource_refuses_it_before_any_read():
+    from airflow_provider_sdrs.exceptions import SdrsPollError
+    from airflow_provider_sdrs.operators.sdrs import SdrsFailoverOperator
+
+    operator = SdrsFailoverOperator(task_id="failover", server_group_id=GROUP, deferrable=True)
+    other = {"status": "success", "resource": reads.GROUP, "resource_id": JOB, "message": "", "document": None}
+    with pytest.raises(SdrsPollError, match="while protection group"):
+        operator.execute_resumed(
+            {"ti": None}, event=other, end_time=time.time() + 60, waited_out="failing-over", waited_on=GROUP
+        )
