@@ -14,6 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from airflow_provider_sdrs._core.defaults import (
+    DEFAULT_MAX_POLL_FAILURES,
+    DEFAULT_NOT_FOUND_GRACE,
+)
 from airflow_provider_sdrs._core.logs import Log
 from airflow_provider_sdrs._core.steps import Sleep, Steps
 from airflow_provider_sdrs.exceptions import (
@@ -36,10 +40,6 @@ if TYPE_CHECKING:
 EventStatus = Literal["success", "failed", "timeout", "error"]
 EVENT_STATUSES: tuple[str, ...] = ("success", "failed", "timeout", "error")
 
-DEFAULT_NOT_FOUND_GRACE = 60.0
-DEFAULT_MAX_POLL_FAILURES = 3
-#: How long a task may wait for an SDRS job or resource, by default (two hours).
-DEFAULT_WAIT_TIMEOUT = 2 * 3600.0
 MAX_EVENT_MESSAGE = 1000
 # Sub-jobs of an ended job listed one per log line; the rest are counted.
 LOGGED_SUB_JOBS = 10

@@ -24,10 +24,16 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowFailException
 
-from airflow_provider_sdrs._core.text import clean, safe
-
 if TYPE_CHECKING:
     from airflow_provider_sdrs.models import SdrsJob
+
+
+def _text() -> Any:
+    # Imported when an error is built, not with this module: DAG files import it, and parsing them should
+    # stay cheap.
+    from airflow_provider_sdrs._core import text
+
+    return text
 
 
 #: Characters of a message taken from a server that an exception keeps.
@@ -105,7 +111,7 @@ class SdrsConnectionError(SdrsError):
         self.may_have_started = may_have_started
         self.context = tuple(context)
         # The detail comes from a socket library quoting what it met: a URL, a proxy's answer.
-        self.detail = safe(message, MAX_MESSAGE)
+        self.detail = _text().safe(message, MAX_MESSAGE)
         super().__init__(self.detail + _suffix(attempts, self.context))
 
     def amended(self, *, attempts: int | None = None, context: tuple[str, ...] = ()) -> SdrsConnectionError:
@@ -144,10 +150,11 @@ class SdrsApiError(SdrsError):
     ) -> None:
         self.status = status
         # Whatever came from the server is scrubbed, escaped and clipped before it can be logged or shown.
-        self.code = safe(code, 80) if code else code
-        self.message = safe(message, MAX_MESSAGE)
-        self.request_id = safe(request_id, 80) if request_id else request_id
-        self.operation = clean(operation, 300)
+        text = _text()
+        self.code = text.safe(code, 80) if code else code
+        self.message = text.safe(message, MAX_MESSAGE)
+        self.request_id = text.safe(request_id, 80) if request_id else request_id
+        self.operation = text.clean(operation, 300)
         self.attempts = attempts
         self.context = tuple(context)
         super().__init__(self._describe())

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator, conf
 
 from airflow_provider_sdrs._core import numbers
+from airflow_provider_sdrs._core.defaults import DEFAULT_NOT_FOUND_GRACE, DEFAULT_WAIT_TIMEOUT
 from airflow_provider_sdrs._core.ids import is_safe_id, validate_id
 from airflow_provider_sdrs._core.operations import (
     CREATE_DRILL,
@@ -46,8 +47,6 @@ from airflow_provider_sdrs._core.operations import (
     group_contents,
 )
 from airflow_provider_sdrs._waiting import (
-    DEFAULT_NOT_FOUND_GRACE,
-    DEFAULT_WAIT_TIMEOUT,
     JobWatch,
     ResourceWatch,
     describe_resource_status,

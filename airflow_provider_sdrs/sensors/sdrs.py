@@ -17,8 +17,8 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from airflow_provider_sdrs._core import numbers
+from airflow_provider_sdrs._core.defaults import DEFAULT_MAX_POLL_FAILURES, DEFAULT_NOT_FOUND_GRACE
 from airflow_provider_sdrs._core.ids import validate_id
-from airflow_provider_sdrs._waiting import DEFAULT_MAX_POLL_FAILURES, DEFAULT_NOT_FOUND_GRACE, JobWatch
 from airflow_provider_sdrs.exceptions import (
     SdrsAuthError,
     SdrsConfigError,
@@ -31,6 +31,7 @@ from airflow_provider_sdrs.links.sdrs import SdrsConsoleLink, push_console_link
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
+    from airflow_provider_sdrs._waiting import JobWatch
     from airflow_provider_sdrs.hooks.sdrs import SdrsHook
 
 __all__ = ["SdrsJobSensor"]
@@ -119,6 +120,8 @@ class SdrsJobSensor(BaseSensorOperator):
         return self.reschedule and not self.deferrable
 
     def _watch_for(self, context: Context) -> JobWatch:
+        from airflow_provider_sdrs._waiting import JobWatch
+
         if self._watch is None:
             started = time.time()
             seen = False
