@@ -30,6 +30,7 @@ from airflow_provider_sdrs.exceptions import (
     SdrsPollError,
     SdrsResourceNotFoundError,
     SdrsValidationError,
+    SdrsWaitTimeout,  # noqa: F401 - where it was imported from before it moved to exceptions
     SdrsWaitTimeoutError,
 )
 
@@ -300,9 +301,10 @@ def wait(
     :returns: the event payload that ends the wait; ``None`` when it hands back undecided (``until``
         ``poll`` or ``sighting``, or the deadline passed in those modes: the sensor's own timeout then rules).
     """
-    if until == "end" and end_time is not None and time.time() >= end_time:
-        return watch.timed_out()
     while True:
+        if until == "end" and end_time is not None and time.time() >= end_time:
+            # Checked before every read: a read past the deadline would fail, and count as a failed poll.
+            return watch.timed_out()
         try:
             outcome: Any = yield from read()
         except SdrsError as error:

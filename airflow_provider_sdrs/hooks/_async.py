@@ -181,8 +181,12 @@ class AiohttpTransport:
             size = len(origin)
             if url[:size].lower() == origin and url[size : size + 1] in ("/", "?", ""):
                 return lease
-        origin = origin_of(url)  # pragma: no cover - the core only builds requests to the connection's endpoints
-        raise RuntimeError(f"no session for {origin}")  # pragma: no cover
+        # A host whose lower-case form differs in length (such as "İ"): match the parsed origin.
+        origin = origin_of(url)
+        found = self.leases.get(origin)
+        if found is None:  # pragma: no cover - the core only builds requests to the connection's endpoints
+            raise RuntimeError(f"no session for {origin}")
+        return found
 
     async def send(self, request: HttpRequest, deadline: Deadline = NO_DEADLINE) -> HttpResponse | TransportFailure:
         lease = self._lease(request.url)

@@ -35,6 +35,17 @@ __all__ = ["SdrsJobTrigger", "SdrsResourceTrigger"]
 MAX_DETAIL = 500
 
 
+def _statuses(value: object) -> list[str]:
+    """The statuses to wait out: a non-empty collection of non-empty strings, sorted and without repeats."""
+    problem = f"must be a non-empty list of status strings, got {value!r}"[:300]
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise SdrsValidationError("statuses", problem)
+    statuses = list(value)
+    if not statuses or not all(isinstance(status, str) and status for status in statuses):
+        raise SdrsValidationError("statuses", problem)
+    return sorted(set(statuses))
+
+
 class _SdrsWaitTrigger(BaseTrigger):
     """Polls until the wait is decided; fires exactly one event.
 
@@ -235,15 +246,11 @@ class SdrsResourceTrigger(_SdrsWaitTrigger):
         super().__init__(**kwargs)
         from airflow_provider_sdrs._core.reads import DOCUMENT_KEYS
 
-        if resource not in DOCUMENT_KEYS:
+        if not isinstance(resource, str) or resource not in DOCUMENT_KEYS:
             raise SdrsValidationError("resource", f"must be one of {sorted(DOCUMENT_KEYS)}, got {resource!r}")
         self.resource = resource
         self.resource_id = validate_id(resource_id, "resource_id")
-        if isinstance(statuses, str) or not all(isinstance(status, str) for status in statuses):
-            raise SdrsValidationError("statuses", f"must be a list of status strings, got {statuses!r}")
-        self.statuses = sorted(set(statuses))
-        if not self.statuses:
-            raise SdrsValidationError("statuses", "must name at least one status to wait out")
+        self.statuses = _statuses(statuses)
 
     def read(self) -> Read[Any]:
         from airflow_provider_sdrs._core import reads

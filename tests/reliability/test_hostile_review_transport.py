@@ -186,6 +186,8 @@ ODD_ANSWERS: dict[str, tuple[bytes, str]] = {
         + b"\r\n0\r\n\r\n",
         "protocol",
     ),
+    "Content-Length listed twice": (_head("200 OK", f"{_LENGTH}, {len(DOC)}") + DOC, "protocol"),
+    "Content-Length sent twice": (_head("200 OK", _LENGTH, _LENGTH) + DOC, "protocol"),
     "NUL in a header": (_head("200 OK", "X-Request-Id: a\x00b", _LENGTH) + DOC, "protocol"),
     "escape in a header": (_head("200 OK", "X-Request-Id: a\x1b[31mb", _LENGTH) + DOC, "protocol"),
     "bad chunk size": (_head("200 OK", "Transfer-Encoding: chunked") + b"zz\r\nabc\r\n0\r\n\r\n", "protocol"),

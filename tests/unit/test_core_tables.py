@@ -442,3 +442,59 @@ def test_an_operator_resumed_with_an_event_about_another_resource_refuses_it_bef
         operator.execute_resumed(
             {"ti": None}, event=other, end_time=time.time() + 60, waited_out="failing-over", waited_on=GROUP
         )
+
+
+@pytest.mark.parametrize(
+    "statuses", [None, "failing-over", [], [""], [1], (status for status in ["failing-over"]), {"failing-over"}]
+)
+def test_a_resource_trigger_takes_any_collection_of_statuses_and_names_a_bad_one(statuses):
+    from airflow_provider_sdrs.triggers.sdrs import SdrsResourceTrigger
+
+    arguments = {"resource": reads.GROUP, "resource_id": GROUP, "statuses": statuses}
+    if isinstance(statuses, (set, type(status for status in []))):
+        assert SdrsResourceTrigger(**arguments).statuses == ["failing-over"]
+        return
+    with pytest.raises(SdrsValidationError) as error:
+        SdrsResourceTrigger(**arguments)
+    assert error.value.field == "statuses"
+
+
+@pytest.mark.parametrize("resource", [["x"], None, "server_group"])
+def test_a_resource_trigger_names_a_bad_resource_kind(resource):
+    from airflow_provider_sdrs.triggers.sdrs import SdrsResourceTrigger
+
+    with pytest.raises(SdrsValidationError) as error:
+        SdrsResourceTrigger(resource=resource, resource_id=GROUP, statuses=["failing-over"])
+    assert error.value.field == "resource"
+
+
+def test_a_resource_trigger_round_trips_through_its_serialization():
+    from airflow_provider_sdrs.triggers.sdrs import SdrsResourceTrigger
+
+    trigger = SdrsResourceTrigger(
+        resource=reads.DRILL, resource_id=GROUP, statuses=["deleting"], poll_interval=3, end_time=time.time() + 9
+    )
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "airflow_provider_sdrs.triggers.sdrs.SdrsResourceTrigger"
+    assert SdrsResourceTrigger(**kwargs).serialize() == (classpath, kwargs)
+
+
+def test_the_old_private_home_of_the_wait_timeout_still_imports():
+    from airflow_provider_sdrs._waiting import SdrsWaitTimeout as old
+
+    assert old is SdrsWaitTimeoutError
+
+
+def test_a_wait_polls_no_more_once_its_deadline_passed_so_a_timeout_is_a_timeout():
+    reads_made = []
+
+    def read():
+        reads_made.append(time.time())
+        return job("RUNNING")
+        yield  # pragma: no cover - makes this a generator
+
+    payload, _ = run_wait(
+        JobWatch(LOG, job_id=JOB, max_poll_failures=1), read, poll_interval=0.05, end_time=time.time() + 0.2, sleep=True
+    )
+    assert payload["status"] == "timeout"
+    assert all(moment < reads_made[0] + 0.2 for moment in reads_made)
