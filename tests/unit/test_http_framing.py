@@ -28,6 +28,9 @@ def test_a_folded_header_reads_as_one_line():
         (200, [("Content-Length", "5"), ("Transfer-Encoding", "chunked")]),
         (200, [("Content-Length", "3"), ("Content-Length", "5")]),
         (200, [("Content-Length", "3, 5")]),
+        # Equal repeated lengths: HTTP lets a client take them as one, aiohttp refuses them, so both paths do.
+        (200, [("Content-Length", "5"), ("Content-Length", "5")]),
+        (200, [("Content-Length", "5, 5")]),
         (200, [("X-Request-Id", "a\x00b")]),
         (200, [("X-Request-Id", "a\x1b[31m")]),
         (200, [("X-Request-Id", "a\rb")]),
@@ -41,7 +44,6 @@ def test_an_answer_one_http_library_refuses_is_refused(status, pairs):
     ("status", "pairs"),
     [
         (200, [("Content-Length", "5")]),
-        (200, [("Content-Length", "5"), ("Content-Length", "5")]),
         (204, []),
         (599, [("X-Request-Id", "caf\xe9\tbar")]),
         (600, []),
