@@ -60,6 +60,21 @@ async def first_payload(trigger) -> dict[str, Any]:
     return (await first_event(trigger)).payload
 
 
+def run_operator(operator: Any, ti: TaskInstanceStandIn | None = None) -> tuple[Any, TaskInstanceStandIn]:
+    """Run an operator as the task runner and the triggerer would: each deferral runs its trigger to its
+    first event, then resumes the operator with it. Returns the result and the task instance."""
+    ti = ti or TaskInstanceStandIn()
+    context: Any = {"ti": ti}
+    step, arguments = operator.execute, {}
+    while True:
+        try:
+            return step(context, **arguments), ti
+        except TaskDeferred as deferred:
+            ti.deferrals.append(deferred.trigger)
+            payload = asyncio.run(first_payload(deferred.trigger))
+            step, arguments = getattr(operator, deferred.method_name), {**(deferred.kwargs or {}), "event": payload}
+
+
 def run_sensor(mode: str, job_id: str, *, timeout: float = 5.0, **kwargs):
     """Run the sensor as Airflow would in ``mode`` and return its result (or raise its error)."""
     template = SdrsJobSensor(

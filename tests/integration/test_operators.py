@@ -7,7 +7,6 @@ DAG tests run the same operators inside Airflow.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -31,26 +30,10 @@ from airflow_provider_sdrs.operators.sdrs import (
     SdrsStartProtectionOperator,
     SdrsStopProtectionOperator,
 )
-from tests.support import TaskInstanceStandIn, first_payload
+from tests.support import TaskInstanceStandIn, run_operator
 
-try:
-    from airflow.sdk.exceptions import TaskDeferred
-except ImportError:  # Airflow 3.1
-    from airflow.exceptions import TaskDeferred  # type: ignore[no-redef]
-
-
-def run(operator, ti: TaskInstanceStandIn | None = None) -> tuple[Any, TaskInstanceStandIn]:
-    ti = ti or TaskInstanceStandIn()
-    context: Any = {"ti": ti}
-    step, arguments = operator.execute, {}
-    while True:
-        try:
-            return step(context, **arguments), ti
-        except TaskDeferred as deferred:
-            # As the triggerer and the task runner do: run the trigger, then resume with its event.
-            ti.deferrals.append(deferred.trigger)
-            payload = asyncio.run(first_payload(deferred.trigger))
-            step, arguments = getattr(operator, deferred.method_name), {**(deferred.kwargs or {}), "event": payload}
+# As the task runner and the triggerer would run it.
+run = run_operator
 
 
 def requests_seen(sim) -> int:
