@@ -184,32 +184,35 @@ def certificates(directory: Path) -> tuple[Path, Path, Path]:
     return paths
 
 
-class TlsFront:
-    """Terminates TLS on a loopback port and relays the bytes to the simulator."""
+class LoopbackServer:
+    """A server on a loopback port, on its own thread and event loop; a subclass answers each connection
+    in :meth:`_connected`."""
 
-    def __init__(self, upstream_port: int, cert: Path, key: Path) -> None:
-        self.upstream_port = upstream_port
-        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        self.context.load_cert_chain(cert, key)
+    #: Terminates TLS with this context when set.
+    context: ssl.SSLContext | None = None
+
+    def __init__(self) -> None:
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
-    def __enter__(self) -> TlsFront:
+    def __enter__(self) -> Any:
         self._thread.start()
-        assert self._ready.wait(10), "the TLS front did not start"
+        assert self._ready.wait(10), f"{type(self).__name__} did not start"
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
 
+    async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
     def _serve(self) -> None:
         asyncio.set_event_loop(self._loop)
-        server = self._loop.run_until_complete(
-            asyncio.start_server(self._relay, "127.0.0.1", 0, ssl=self.context, ssl_handshake_timeout=5)
-        )
+        tls = {"ssl": self.context, "ssl_handshake_timeout": 5} if self.context is not None else {}
+        server = self._loop.run_until_complete(asyncio.start_server(self._connected, "127.0.0.1", 0, **tls))
         self.port = server.sockets[0].getsockname()[1]
         self._ready.set()
         try:
@@ -222,7 +225,17 @@ class TlsFront:
             self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             self._loop.close()
 
-    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+
+class TlsFront(LoopbackServer):
+    """Terminates TLS on a loopback port and relays the bytes to the simulator."""
+
+    def __init__(self, upstream_port: int, cert: Path, key: Path) -> None:
+        super().__init__()
+        self.upstream_port = upstream_port
+        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.context.load_cert_chain(cert, key)
+
+    async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
 
         async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:

@@ -155,25 +155,22 @@ def _new_session(settings: SdrsSettings) -> aiohttp.ClientSession:
     )
 
 
-_URLS: dict[str, URL] = {}
-
-
-def _url(text: str) -> URL:
-    """The parsed URL, cached: a wait asks for the same URL on every poll."""
-    url = _URLS.get(text)
-    if url is None:
-        if len(_URLS) >= 4096:
-            _URLS.clear()
-        url = _URLS[text] = URL(text, encoded=True)
-    return url
-
-
 class AiohttpTransport:
     def __init__(self, leases: dict[str, _Lease], settings: SdrsSettings) -> None:
         self.leases = leases
         self.settings = settings
         # Per request, not per session: hooks with different timeouts share the session.
         self.timeout = aiohttp.ClientTimeout(total=settings.timeout)
+        # Parsed URLs of this transport's requests: a wait asks for the same one on every poll.
+        self._urls: dict[str, URL] = {}
+
+    def _url(self, text: str) -> URL:
+        url = self._urls.get(text)
+        if url is None:
+            if len(self._urls) >= 64:  # a hook's calls touch a few URLs; a long-lived one must not grow
+                self._urls.clear()
+            url = self._urls[text] = URL(text, encoded=True)
+        return url
 
     def _lease(self, url: str) -> _Lease:
         # A prefix match against the one or two endpoints held: no URL parsing per request.
@@ -215,7 +212,7 @@ class AiohttpTransport:
             return too_late_to_send()
         timeout = self.timeout if budget == self.settings.timeout else aiohttp.ClientTimeout(total=budget)
         try:
-            url = _url(request.url)
+            url = self._url(request.url)
             # The total timeout covers connecting, sending and reading the whole body.
             async with session.request(
                 request.method,

@@ -579,12 +579,8 @@ class SdrsBaseOperator(BaseOperator):
         status = resource_status(resource) if resource is not None else None
         if status not in self.operation.failed:
             return
-        raise SdrsOperationNotAllowedError(
-            operation=self.operation.action,
-            resource=self.operation.resource,
-            resource_id=self._label(),
-            status=status,
-            needs=self.operation.needs,
+        raise self._not_allowed(
+            status,
             detail=f"the '{self.operation.action}' in progress when this task started (the {self.operation.resource} "
             f"was {waited_out}) has failed. Read its failed job in the SDRS console (task center), fix the cause, "
             "then run this task again",
@@ -593,7 +589,13 @@ class SdrsBaseOperator(BaseOperator):
     def _label(self) -> str:
         return self.resource_id or "?"
 
-    def _not_allowed(self, status: str | None, code: str | None = None) -> SdrsOperationNotAllowedError:
+    def _not_allowed(
+        self, status: str | None, code: str | None = None, *, detail: str | None = None
+    ) -> SdrsOperationNotAllowedError:
+        """The error for an operation this resource's status (or SDRS, with ``code``) does not allow.
+
+        :param detail: replaces the sentence about what the operation needs.
+        """
         return SdrsOperationNotAllowedError(
             operation=self.operation.action,
             resource=self.operation.resource,
@@ -601,6 +603,7 @@ class SdrsBaseOperator(BaseOperator):
             status=status,
             needs=self.operation.needs,
             code=code,
+            detail=detail,
         )
 
 
@@ -718,9 +721,11 @@ class SdrsDeleteProtectionGroupOperator(_GroupOperator):
             raise self._group_not_empty(_shown_status(resource), detail)
         return decision
 
-    def _not_allowed(self, status: str | None, code: str | None = None) -> SdrsOperationNotAllowedError:
+    def _not_allowed(
+        self, status: str | None, code: str | None = None, *, detail: str | None = None
+    ) -> SdrsOperationNotAllowedError:
         if code not in _GROUP_CONTENT_CODES:
-            return super()._not_allowed(status, code)
+            return super()._not_allowed(status, code, detail=detail)
         return self._group_not_empty(
             status, f"SDRS refused it with {code}: it still has {_GROUP_CONTENT_CODES[code]}. Delete them first", code
         )
@@ -729,15 +734,7 @@ class SdrsDeleteProtectionGroupOperator(_GroupOperator):
         self, status: str | None, detail: str, code: str | None = None
     ) -> SdrsOperationNotAllowedError:
         separator = "; " if code else ", and "
-        return SdrsOperationNotAllowedError(
-            operation=self.operation.action,
-            resource=self.operation.resource,
-            resource_id=self._label(),
-            status=status,
-            needs=self.operation.needs,
-            code=code,
-            detail=f"{_DELETABLE_GROUP}{separator}{detail}",
-        )
+        return super()._not_allowed(status, code, detail=f"{_DELETABLE_GROUP}{separator}{detail}")
 
 
 _DELETABLE_GROUP = "SDRS deletes only a protection group without protected instances, replication pairs or DR drills"

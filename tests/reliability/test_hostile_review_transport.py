@@ -14,7 +14,6 @@ import asyncio
 import gzip
 import json
 import math
-import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -33,7 +32,7 @@ from airflow_provider_sdrs.hooks.sdrs import SdrsHook
 from airflow_provider_sdrs.models import SdrsJob, SdrsJobStatus
 from airflow_provider_sdrs.testing.simulator import connection_for
 from airflow_provider_sdrs.triggers.sdrs import SdrsJobTrigger
-from tests.support import TlsFront, certificates, first_payload, use_connection
+from tests.support import LoopbackServer, TlsFront, certificates, first_payload, use_connection
 
 PATHS = ["requests", "aiohttp"]
 JOB_ID = "0000000062db92d70162db9d200f000a"
@@ -64,42 +63,15 @@ def trigger_event(conn_id: str, job_id: str = JOB_ID) -> dict[str, Any]:
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
-class RawServer:
+class RawServer(LoopbackServer):
     """Answers each connection on a loopback port with ``handler``, on its own thread and loop."""
 
     def __init__(self, handler: Handler) -> None:
+        super().__init__()
         self.handler = handler
-        self.port = 0
         self.connections = 0
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
 
-    def __enter__(self) -> RawServer:
-        self._thread.start()
-        assert self._ready.wait(10), "the raw server did not start"
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        server = self._loop.run_until_complete(asyncio.start_server(self._answer, "127.0.0.1", 0))
-        self.port = server.sockets[0].getsockname()[1]
-        self._ready.set()
-        try:
-            self._loop.run_forever()
-        finally:
-            server.close()
-            pending = asyncio.all_tasks(self._loop)
-            for task in pending:
-                task.cancel()
-            self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            self._loop.close()
-
-    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         try:
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
