@@ -91,7 +91,7 @@ def main() -> None:
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
             started = time.perf_counter()
-            for run in range(options.drill_runs):
+            for _ in range(options.drill_runs):
                 module.dag.test(run_conf={"server_group_id": groups[0], "report_dir": str(home / "reports")})
             print(f"recorded {options.drill_runs} drill runs in {time.perf_counter() - started:.1f} s")
 

@@ -20,7 +20,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from demo import GROUP_ID, free_port, wait_until_up  # noqa: E402
+from demo import GROUP_ID, free_port, wait_until_up
 
 REPO = Path(__file__).resolve().parent.parent
 HOME = REPO / ".ui"
