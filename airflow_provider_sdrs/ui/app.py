@@ -25,6 +25,17 @@ def _posture(access: Access) -> dict[str, Any]:
     return posture.build(access, UiSettings.read())
 
 
+def _map_index(text: str) -> int:
+    """The tab's ``map_index``: the UI leaves its ``{MAP_INDEX}`` placeholder in place for a task that is not
+    mapped."""
+    try:
+        return int(text)
+    except ValueError:
+        if text in ("", "{MAP_INDEX}"):
+            return -1
+        raise HTTPException(status_code=422, detail="map_index must be a whole number") from None
+
+
 def job_view(access: Access, dag_id: str, run_id: str, task_id: str, map_index: int) -> dict[str, Any]:
     """The job tab's document: the task instance and the SDRS job it started or waits on.
 
@@ -100,9 +111,9 @@ def create_app() -> FastAPI:
         dag_id: Annotated[str, Query(max_length=250)],
         run_id: Annotated[str, Query(max_length=250)],
         task_id: Annotated[str, Query(max_length=250)],
-        map_index: int = -1,
+        map_index: Annotated[str, Query(max_length=20)] = "-1",
     ) -> HTMLResponse:
-        view = job_view(access, dag_id, run_id, task_id, map_index)
+        view = job_view(access, dag_id, run_id, task_id, _map_index(map_index))
         return HTMLResponse(pages.job_page(view, datetime.now(timezone.utc)), headers=NO_STORE)
 
     @app.get("/api/job")
@@ -111,10 +122,10 @@ def create_app() -> FastAPI:
         dag_id: Annotated[str, Query(max_length=250)],
         run_id: Annotated[str, Query(max_length=250)],
         task_id: Annotated[str, Query(max_length=250)],
-        map_index: int = -1,
+        map_index: Annotated[str, Query(max_length=20)] = "-1",
     ) -> Any:
         from fastapi.responses import JSONResponse
 
-        return JSONResponse(job_view(access, dag_id, run_id, task_id, map_index), headers=NO_STORE)
+        return JSONResponse(job_view(access, dag_id, run_id, task_id, _map_index(map_index)), headers=NO_STORE)
 
     return app

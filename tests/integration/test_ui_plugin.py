@@ -371,9 +371,12 @@ def test_the_tab_of_other_tasks_says_so_and_unknown_ones_are_404(world):
 
 
 def test_the_tab_finds_a_run_id_whose_plus_came_unencoded(world):
-    """Airflow 3.1 puts the run id into the tab's URL as it is: its '+' arrives as a space."""
+    """Airflow 3.1 puts the run id into the tab's URL as it is: its '+' arrives as a space. The UI leaves the
+    map index placeholder of a task that is not mapped."""
     run_id = world.failed_job["run_id"]
     assert "+" in run_id
-    params = {**world.failed_job, "run_id": run_id.replace("+", " ")}
+    params = {**world.failed_job, "run_id": run_id.replace("+", " "), "map_index": "{MAP_INDEX}"}
     view = world.api.client.get("/sdrs/api/job", params=params, headers=world.api.login("admin")).json()
     assert view["task"]["run_id"] == run_id and view["job"]["status"] == "FAIL"
+    bad = world.api.client.get("/sdrs/api/job", params={**params, "map_index": "two"}, headers=world.api.login("admin"))
+    assert bad.status_code == 422 and "map_index" in bad.text
