@@ -380,3 +380,14 @@ def test_the_tab_finds_a_run_id_whose_plus_came_unencoded(world):
     assert view["task"]["run_id"] == run_id and view["job"]["status"] == "FAIL"
     bad = world.api.client.get("/sdrs/api/job", params={**params, "map_index": "two"}, headers=world.api.login("admin"))
     assert bad.status_code == 422 and "map_index" in bad.text
+
+
+def test_airflow_lists_the_plugin_with_its_page_and_tab(world):
+    answer = world.api.client.get("/api/v2/plugins", headers=world.api.login("admin"))
+    assert answer.status_code == 200, answer.text
+    plugin = next(p for p in answer.json()["plugins"] if p["name"] == "sdrs")
+    assert [app["url_prefix"] for app in plugin["fastapi_apps"]] == ["/sdrs"]
+    views = {view["url_route"]: view for view in plugin["external_views"]}
+    assert views["sdrs-posture"]["destination"] == "nav" and views["sdrs-posture"]["href"] == "sdrs/posture"
+    assert views["sdrs-job"]["destination"] == "task_instance"
+    assert not any(view["href"].startswith(("/", "http")) for view in views.values())

@@ -124,3 +124,18 @@ def test_the_cache_keeps_answers_and_errors_for_their_time():
     cache.clear()
     assert cache.get("k", load, 0, str).value == "up" and cache.get("k", load, 0, str).value == "up"
     assert len(calls) == 3
+
+
+def test_loading_the_plugin_leaves_the_pages_app_unimported():
+    """Every Airflow process, a task's too, loads the plugins; only the API server needs the pages."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, airflow_provider_sdrs.ui.plugin as p; "
+        "print(sorted(m for m in ('airflow_provider_sdrs.ui.app', 'airflow.api_fastapi.core_api.security', "
+        "'airflow_provider_sdrs.hooks.sdrs') if m in sys.modules)); "
+        "print(p.SdrsUiPlugin.fastapi_apps[0]['url_prefix'])"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip().splitlines()[-2:] == ["[]", "/sdrs"]
