@@ -8,30 +8,30 @@ triggerer, so they run in this order.
 
 from __future__ import annotations
 
-import json
 import os
-import platform
 import signal
 import time
-from importlib.metadata import version
 from typing import Any
 
 import psutil
 import pytest
 
 from tests.e2e import test_deployment as local_suite
-from tests.e2e.deployment import REPO, Deployment, wait_for
+from tests.e2e.deployment import Deployment, wait_for
 
 pytestmark = pytest.mark.e2e
 
 MAPPED = "sdrs_e2e_mapped_waits"
 BLOCKING = "sdrs_e2e_blocking_failover"
 WAITS = 100
+#: Seconds the deployment is watched idle first, to tell what the waits cost from what the processes spend anyway.
+IDLE_SECONDS = 10
 #: Each job is INIT, then RUNNING, for these seconds from its first read (the sensor's, in the worker), so
 #: every wait is deferred well before its job ends.
 JOB_INIT_SECONDS, JOB_RUN_SECONDS = 3, 17
-#: Where the figures of the hundred waits go; docs/scale-out.json is the committed measurement.
-MEASUREMENT = os.environ.get("SDRS_SCALE_OUT_OUT") or str(REPO / ".e2e-artifacts" / "scale-out.json")
+#: A failover is INIT, then RUNNING, this long: it outlasts the lost try, Airflow's finding it without
+#: heartbeat (20 s) and the start of its retry.
+FAILOVER_INIT_SECONDS, FAILOVER_RUN_SECONDS = 2, 60
 
 
 def mapped_task_instances(deployment: Deployment, dag_id: str, run_id: str, task_id: str) -> list[dict[str, Any]]:
@@ -68,7 +68,9 @@ def executions_by_worker(deployment: Deployment, dag_id: str, run_id: str) -> di
     }
 
 
-def test_a_hundred_mapped_deferrable_waits_succeed_spread_over_both_triggerers(deployment: Deployment):
+def test_a_hundred_mapped_deferrable_waits_succeed_spread_over_both_triggerers(
+    deployment: Deployment, measurement: dict[str, Any]
+):
     job_ids = [
         deployment.sim(
             "POST",
@@ -78,8 +80,11 @@ def test_a_hundred_mapped_deferrable_waits_succeed_spread_over_both_triggerers(d
         for _ in range(WAITS)
     ]
     meters = ("scheduler", *deployment.triggerer_jobs, *deployment.layout.workers, "dag-processor", "api-server")
+    idle_from = {name: deployment.processes[name].cpu_seconds() for name in meters}
+    time.sleep(IDLE_SECONDS)
     cpu_before = {name: deployment.processes[name].cpu_seconds() for name in meters}
-    tokens_before = deployment.sim("GET", "/_sim/stats").get("token_requests", 0)
+    idle_per_second = {name: (cpu_before[name] - idle_from[name]) / IDLE_SECONDS for name in meters}
+    stats_before = deployment.sim("GET", "/_sim/stats")
     load_before = os.getloadavg()
 
     started = time.monotonic()
@@ -98,8 +103,11 @@ def test_a_hundred_mapped_deferrable_waits_succeed_spread_over_both_triggerers(d
         assert time.monotonic() < deadline, f"the run of {WAITS} waits did not end in 300 s; held: {len(holders)}"
         time.sleep(0.5)
     elapsed = time.monotonic() - started
-    cpu = {name: round(deployment.processes[name].cpu_seconds() - cpu_before[name], 1) for name in meters}
-    tokens = deployment.sim("GET", "/_sim/stats").get("token_requests", 0) - tokens_before
+    cpu = {name: deployment.processes[name].cpu_seconds() - cpu_before[name] for name in meters}
+    above_idle = {name: cpu[name] - idle_per_second[name] * elapsed for name in meters}
+    stats = deployment.sim("GET", "/_sim/stats")
+    tokens = stats.get("token_requests", 0) - stats_before.get("token_requests", 0)
+    job_reads = stats.get("job", 0) - stats_before.get("job", 0)
 
     waits = mapped_task_instances(deployment, MAPPED, run_id, "wait")
     assert state == "success", {ti["map_index"]: ti["state"] for ti in waits if ti["state"] != "success"}
@@ -121,40 +129,37 @@ def test_a_hundred_mapped_deferrable_waits_succeed_spread_over_both_triggerers(d
     worker_processes = sum(ti["try_number"] for ti in waits)
     assert tokens <= worker_processes + len(deployment.triggerer_jobs), (tokens, worker_processes)
 
-    starts = sorted(ti["start_date"] for ti in waits)
-    ends = sorted(ti["end_date"] for ti in waits)
-    figures = {
+    trigger_polls = job_reads - worker_processes  # each try's first read is in its worker
+    measurement["hundred_waits"] = {
         "waits": WAITS,
         "job_seconds_from_first_read": JOB_INIT_SECONDS + JOB_RUN_SECONDS,
-        "trigger_poll_seconds": 2,
+        "poll_interval_seconds": 2,
         "end_to_end_seconds": round(elapsed, 1),
         "all_deferred_after_seconds": None if all_deferred_after is None else round(all_deferred_after, 1),
-        "first_wait_started": starts[0],
-        "last_wait_ended": ends[-1],
+        "first_wait_started": min(ti["start_date"] for ti in waits),
+        "last_wait_ended": max(ti["end_date"] for ti in waits),
         "triggers_per_triggerer": per_triggerer,
         "task_executions_per_worker": per_worker,
         "iam_token_requests": tokens,
         "worker_task_processes_that_polled": worker_processes,
-        "cpu_seconds": cpu,
-        "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
-        "cores": psutil.cpu_count(),
-        "python": platform.python_version(),
-        "airflow": version("apache-airflow"),
-        "celery_provider": version("apache-airflow-providers-celery"),
-        "worker_concurrency": deployment.layout.worker_concurrency,
-        "parallelism": int(deployment.env["AIRFLOW__CORE__PARALLELISM"]),
+        "job_reads": job_reads,
+        "trigger_polls": trigger_polls,
+        "cpu_seconds": {name: round(seconds, 1) for name, seconds in cpu.items()},
+        "idle_cpu_seconds_per_second": {name: round(rate, 3) for name, rate in idle_per_second.items()},
+        "cpu_seconds_above_idle": {name: round(seconds, 1) for name, seconds in above_idle.items()},
+        "triggerer_cpu_us_per_trigger_poll_above_idle": round(
+            sum(above_idle[name] for name in deployment.triggerer_jobs) / max(trigger_polls, 1) * 1e6
+        ),
+        "load_average_1min_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
     }
-    print("\n" + json.dumps(figures, indent=2))
-    os.makedirs(os.path.dirname(MEASUREMENT), exist_ok=True)
-    with open(MEASUREMENT, "w") as out:
-        json.dump(figures, out, indent=2)
-        out.write("\n")
 
 
-def test_a_blocking_failover_whose_worker_is_killed_is_retried_on_the_other_worker(deployment: Deployment):
+def test_a_blocking_failover_whose_worker_is_killed_is_retried_on_the_other_worker(
+    deployment: Deployment, measurement: dict[str, Any]
+):
     """kill -9 of the worker that waits for a failover: the retry, on the other worker, finds the group
     failing over, waits for the failover in progress and succeeds; SDRS saw one failover."""
-    deployment.sim("POST", "/_sim/durations", {"init": 2, "run": 60})
+    deployment.sim("POST", "/_sim/durations", {"init": FAILOVER_INIT_SECONDS, "run": FAILOVER_RUN_SECONDS})
     try:
         before = local_suite.submissions(deployment).get("failoverProtectionGroupNoCG", 0)
         group_id = local_suite.new_group(deployment)
@@ -174,12 +179,14 @@ def test_a_blocking_failover_whose_worker_is_killed_is_retried_on_the_other_work
         survivor = next(name for name in deployment.layout.workers if name != victim)
         time.sleep(2)  # a few polls of the job
         deployment.processes[victim].kill(signal.SIGKILL)
+        killed_at = time.monotonic()
         wait_for(lambda: not psutil.pid_exists(first["pid"]), "the killed worker's task runner to be gone", 10)
         assert local_suite.submissions(deployment)["failoverProtectionGroupNoCG"] - before == 1
 
         # Airflow finds the try without heartbeat, fails it and retries it on the worker that is left.
         second = wait_for(lambda: running_try(2), "the retry to run while the failover is still in progress", 120)
         assert deployment.worker_holding(second["pid"]) == survivor, second
+        retried_after = time.monotonic() - killed_at
 
         state, seen = deployment.watch_run(BLOCKING, run_id, timeout=180)
         assert state == "success", seen
@@ -189,6 +196,11 @@ def test_a_blocking_failover_whose_worker_is_killed_is_retried_on_the_other_work
         assert result["submitted"] is False and result["resource_status"] == "failed-over", result
         assert group_status() == "failed-over"
         assert local_suite.submissions(deployment)["failoverProtectionGroupNoCG"] - before == 1
+        measurement["worker_lost"] = {
+            "retry_running_seconds_after_kill": round(retried_after, 1),
+            "run_seconds_after_kill": round(time.monotonic() - killed_at, 1),
+            "failover_job_seconds": FAILOVER_INIT_SECONDS + FAILOVER_RUN_SECONDS,
+        }
     finally:
         deployment.sim("POST", "/_sim/durations", {"init": 2, "run": 8})
 
