@@ -194,6 +194,8 @@ def test_a_blocking_failover_whose_worker_is_killed_is_retried_on_the_other_work
         assert ti["try_number"] == 2, ti
         result = deployment.xcom(BLOCKING, run_id, "failover")
         assert result["submitted"] is False and result["resource_status"] == "failed-over", result
+        retry_log = deployment.task_log(BLOCKING, run_id, "failover", try_number=2)
+        assert f"{group_id} is failing-over: an earlier" in retry_log and "still in progress" in retry_log
         assert group_status() == "failed-over"
         assert local_suite.submissions(deployment)["failoverProtectionGroupNoCG"] - before == 1
         measurement["worker_lost"] = {
