@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS ?= test
 
-.PHONY: help venv lint typecheck unit pytest test e2e demo bench fault-matrix clean
+.PHONY: help venv lint typecheck unit pytest test e2e e2e-celery demo bench fault-matrix clean
 
 help:
 	@echo "make test          - set up $(VENV) (Airflow $(AIRFLOW_VERSION)), run ruff, mypy and pytest (all but e2e)"
@@ -21,6 +21,7 @@ help:
 	@echo "make unit          - tests/unit only: the pieces on their own, no simulator"
 	@echo "make pytest        - every test but e2e: unit, integration, example DAGs, reliability (what make test runs)"
 	@echo "make e2e           - a real deployment (PostgreSQL, scheduler, 2 triggerers, API server) and a browser"
+	@echo "make e2e-celery    - the e2e deployment on CeleryExecutor (Redis, 2 workers, 2 triggerers): 100 waits, a lost worker"
 	@echo "make fault-matrix  - rerun the fault matrix and rewrite docs/fault-matrix.md"
 	@echo "make bench         - 1,000 waits: SdrsJobTrigger vs dbt Cloud's trigger vs a bare aiohttp loop (not in make test)"
 	@echo "make clean         - remove the virtualenvs, caches and the files local runs leave behind"
@@ -45,7 +46,7 @@ unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
 pytest: $(STAMP)
-	$(BIN)/pytest -q --ignore=tests/e2e
+	$(BIN)/pytest -q --ignore=tests/e2e --ignore=tests/e2e_celery
 
 test: lint typecheck pytest
 
@@ -56,6 +57,10 @@ $(VENV)/.installed-e2e: $(STAMP)
 e2e: $(VENV)/.installed-e2e
 	bash scripts/e2e-provision.sh
 	$(BIN)/pytest -q tests/e2e $(E2E_ARGS)
+
+e2e-celery: $(VENV)/.installed-e2e
+	bash scripts/e2e-provision.sh
+	$(BIN)/pytest -q tests/e2e_celery $(E2E_ARGS)
 
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
