@@ -161,6 +161,20 @@ class ResourceModel:
         self.drills[drill_id] = Resource(drill_id, status, {"name": name, "server_group_id": server_group_id})
         return drill_id
 
+    def set_group(self, group_id: str, *, status: str | None = None, **fields: Any) -> None:
+        """Put a group into ``status`` at once, as SDRS itself might (a failover that broke on its side),
+        and/or set fields of its document (``replication_status``, ``progress``). An operation in progress on
+        it is forgotten: its job no longer decides the group's status."""
+        group = self.groups.get(group_id)
+        if group is None:
+            raise KeyError(f"no protection group {group_id}")
+        if status is not None:
+            if not isinstance(status, str) or not status:
+                raise ValueError("status must be a non-empty string")
+            group.status = status
+            group.pending = None
+        group.fields.update(fields)
+
     def fail_next(self, job_type: str, times: int = 1) -> None:
         """Make the next ``times`` jobs of ``job_type`` end in FAIL."""
         self.failing[job_type] += times
