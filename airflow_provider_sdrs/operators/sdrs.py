@@ -323,8 +323,9 @@ class SdrsBaseOperator(BaseOperator):
         """The ``extra`` of this task's asset events: the operation, its job, where the resource ended up,
         how long the job took, and whether anything was submitted."""
         status = result.get("resource_status")
+        station = None
         if result.get("submitted"):
-            status = self._resulting_status()
+            status, station = self._resulting_status()
         keys = ("server_group_id", "drill_id")
         return {
             "operation": self.operation.name,
@@ -335,17 +336,21 @@ class SdrsBaseOperator(BaseOperator):
             "job_id": result.get("job_id"),
             "job_status": result.get("status"),
             "resource_status": status,
+            **({"priority_station": station} if station else {}),
             "duration_seconds": result.get("duration_seconds"),
             "sdrs_conn_id": self.sdrs_conn_id,
         }
 
-    def _resulting_status(self) -> str | None:
-        """The resource's status now (``gone`` once deleted), or ``None`` when it could not be read."""
+    def _resulting_status(self) -> tuple[str | None, str | None]:
+        """The resource's status now (``gone`` once deleted) and, for a group, its production site
+        (``priority_station``); ``None`` for what could not be read."""
         try:
-            return describe_resource_status(self.read(self.hook))
+            resource = self.read(self.hook)
         except SdrsError as error:
             self.log.warning("Could not read the %s's status for the asset event: %s", self.operation.resource, error)
-            return None
+            return None, None
+        station = (resource or {}).get("priority_station")
+        return describe_resource_status(resource), station if station in ("source", "target") else None
 
     def _steps(self, hook: SdrsHook, ti: Any, end_time: float, waited_out: str | None = None) -> Any:
         """Read, decide, and submit or wait.
