@@ -418,6 +418,10 @@ def resource_from_event(payload: dict[str, Any] | None, resource: str, resource_
 
 # -- protection groups: reaching a status, and transitions ---------------------------------------------------
 
+#: Characters of a group's status and name (server text) kept in a watcher's events.
+MAX_STATUS = 64
+MAX_NAME = 128
+
 #: What a protection group watcher fires on when told nothing else: every ``error-*`` status, and
 #: ``failed-over`` (a failover finished, whoever started it).
 DEFAULT_WATCHED_STATUSES: tuple[str, ...] = ("error-*", "failed-over")
@@ -484,10 +488,13 @@ class GroupStatusWatch(ResourceWatch):
         if (not self.reach or current in self.reach) and (not self.synchronised or synced):
             return self.event("success", f"{self.subject} is {self.target} after {self.elapsed()}", document=document)
         if current is not None and current.startswith("error") and current not in self.reach:
+            from airflow_provider_sdrs._core.text import clean
+
             return self.event(
                 "failed",
-                f"{self.subject} is {current} while it was waited to be {self.target}: an operation on it failed; "
-                "fix the cause (see the failed job in the SDRS console's task center) before running this again",
+                f"{self.subject} is {clean(current, MAX_STATUS)} while it was waited to be {self.target}: "
+                "an operation on it failed; fix the cause (see the failed job in the SDRS console's task center) "
+                "before running this again",
                 document=document,
             )
         return None
@@ -568,16 +575,22 @@ class GroupTransitions(Watch):
     def _read(self, groups: list[dict[str, Any]]) -> dict[str, Any] | None:
         from datetime import datetime, timezone
 
+        from airflow_provider_sdrs._core.ids import is_safe_id
+        from airflow_provider_sdrs._core.text import clean, safe
+
         observed_at = datetime.now(timezone.utc).isoformat()
         transitions: list[dict[str, Any]] = []
         seen: dict[str, str] = {}
         for group in groups:
             group_id = group.get("id")
-            status = resource_status(group)
-            if not isinstance(group_id, str) or status is None:
+            raw_status = resource_status(group)
+            # Ids end up in paths of downstream reads, statuses and names in events and logs: only safe ids,
+            # and text on one line, clipped.
+            if not is_safe_id(group_id) or raw_status is None:
                 continue
             if self.server_group_id is not None and group_id != self.server_group_id:
                 continue
+            status = clean(raw_status, MAX_STATUS)
             seen[group_id] = status
             previous = self.known.get(group_id)
             if status != previous and status_matches(status, self.watched):
@@ -585,7 +598,7 @@ class GroupTransitions(Watch):
                 transitions.append(
                     {
                         "server_group_id": group_id,
-                        "name": name if isinstance(name, str) else None,
+                        "name": safe(name, MAX_NAME) if isinstance(name, str) else None,
                         "previous_status": previous,
                         "status": status,
                         "observed_at": observed_at,

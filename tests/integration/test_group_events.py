@@ -243,3 +243,16 @@ def test_watchers_of_one_connection_share_one_listing_per_interval(sdrs_connecti
     assert [[e["server_group_id"] for e in events] for events in fired] == [[], [second], [second]]
     # One listing per interval for all three (a little slack for the timing of the sleeps), not three.
     assert 10 <= during <= 22, during
+
+
+def test_hostile_listings_give_bounded_one_line_events_and_skip_unsafe_ids(sdrs_connection):
+    sim = sdrs_connection.simulator
+    sim.add_group(status="error-starting", name="sneaky", group_id="../../server-groups")
+    group_id = sim.add_group(status="protected", name="erp\x1b[31m\nFAKE LOG LINE" + "n" * 5000)
+    periods = watch(watcher(), [lambda: sim.set_group(group_id, status="error-" + "x" * 100_000 + "\r\nINJECTED")])
+    assert periods[0] == []  # the unsafe id fires nothing
+    (event,) = periods[1]
+    assert event["server_group_id"] == group_id
+    for text in (event["status"], event["name"]):
+        assert len(text) <= 128 and "\n" not in text and "\r" not in text and "\x1b" not in text
+    assert event["status"].startswith("error-x")
