@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +14,9 @@ from airflow_provider_sdrs.exceptions import SdrsValidationError
 from airflow_provider_sdrs.triggers.sdrs import SdrsProtectionGroupEventTrigger
 
 INTERVAL = 0.05
-#: Long enough for several polls: a status that stays put must not fire again meanwhile.
+#: Listings per period: a status that stays put must not fire again meanwhile.
+POLLS = 4
+#: How long the shared-stream test lets its watchers run.
 SETTLE = 0.4
 
 
@@ -21,9 +24,14 @@ def watcher(**kwargs: Any) -> SdrsProtectionGroupEventTrigger:
     return SdrsProtectionGroupEventTrigger(**{"poll_interval": INTERVAL, "poll_retry_delay": 0.01, **kwargs})
 
 
-def watch(trigger: SdrsProtectionGroupEventTrigger, script: list[Callable[[], None]]) -> list[list[dict]]:
-    """Run the trigger as the triggerer would; before each step of ``script`` and after the last, let it poll
-    for a while. Returns the payloads fired during each of those periods."""
+def watch(trigger: SdrsProtectionGroupEventTrigger, script: list[Callable[[], None]], sim=None) -> list[list[dict]]:
+    """Run the trigger as the triggerer would; before each step of ``script`` and after the last, let it list
+    the groups a few times. Returns the payloads fired during each of those periods.
+
+    A period ends once the simulator ``sim`` has seen ``POLLS`` more listings: the trigger lists again only after
+    it handled the previous listing, so every listing but the last of a period has been judged by then. Without
+    ``sim``, a period lasts ``SETTLE`` seconds.
+    """
 
     async def main() -> list[list[dict]]:
         fired: list[dict] = []
@@ -36,7 +44,14 @@ def watch(trigger: SdrsProtectionGroupEventTrigger, script: list[Callable[[], No
         task = asyncio.create_task(consume())
         try:
             for step in [*script, None]:
-                await asyncio.sleep(SETTLE)
+                if sim is None:
+                    await asyncio.sleep(SETTLE)
+                else:
+                    target = listings(sim) + POLLS
+                    deadline = time.monotonic() + 20
+                    while listings(sim) < target:
+                        assert time.monotonic() < deadline, "the watcher stopped listing the groups"
+                        await asyncio.sleep(0.01)
                 assert not task.done(), task.exception()
                 periods.append(list(fired))
                 fired.clear()
@@ -65,6 +80,7 @@ def test_fires_once_per_transition_into_a_watched_status(sdrs_connection):
             lambda: sim.set_group(group_id, status="error-failing-over"),
             lambda: sim.set_group(group_id, status="failed-over"),
         ],
+        sim,
     )
     assert periods[0] == []  # protected: not watched
     (broke,) = periods[1]  # several polls saw it broken: one event
@@ -84,6 +100,7 @@ def test_a_real_failover_fires_failed_over_once(sdrs_connection):
     periods = watch(
         watcher(),
         [lambda: sim.model.resources_answer(lambda r: r.group_action(group_id, {"failover-server-group": {}}))],
+        sim,
     )
     assert periods[0] == []
     assert [(e["server_group_id"], e["status"]) for e in periods[1]] == [(group_id, "failed-over")]
@@ -94,7 +111,7 @@ def test_a_group_first_seen_in_a_watched_status_fires_once(sdrs_connection):
     sim = sdrs_connection.simulator
     broken = sim.add_group(status="error-starting", name="broken")
     sim.add_group(status="protected", name="fine")
-    periods = watch(watcher(), [lambda: None])
+    periods = watch(watcher(), [lambda: None], sim)
     assert [(e["server_group_id"], e["previous_status"], e["status"]) for e in periods[0]] == [
         (broken, None, "error-starting")
     ]
@@ -108,6 +125,7 @@ def test_watching_one_group_ignores_the_others(sdrs_connection):
     periods = watch(
         watcher(server_group_id=mine),
         [lambda: sim.set_group(other, status="error-stopping"), lambda: sim.set_group(mine, status="error-stopping")],
+        sim,
     )
     assert periods[1] == []
     assert [e["server_group_id"] for e in periods[2]] == [mine]
@@ -122,6 +140,7 @@ def test_watched_statuses_can_be_chosen(sdrs_connection):
             lambda: sim.set_group(group_id, status="error-failing-over"),
             lambda: sim.set_group(group_id, status="failed-over"),
         ],
+        sim,
     )
     assert periods[1] == []
     assert [e["status"] for e in periods[2]] == ["failed-over"]
@@ -137,7 +156,7 @@ def test_failed_polls_fire_nothing_and_the_watch_goes_on(sdrs_connection):
     def change_while_down() -> None:
         sim.set_group(group_id, status="error-reversing")
 
-    periods = watch(watcher(poll_retry_limit=0), [break_sdrs, change_while_down, sim.clear_faults])
+    periods = watch(watcher(poll_retry_limit=0), [break_sdrs, change_while_down, sim.clear_faults], sim)
     assert periods[1] == [] and periods[2] == []
     # The listing after the outage is compared with the last statuses seen before it.
     assert [(e["previous_status"], e["status"]) for e in periods[3]] == [("protected", "error-reversing")]
@@ -170,11 +189,11 @@ def test_restart_with_a_state_store_fires_only_for_what_changed(sdrs_connection)
     store = Store()
     first = watcher()
     first.asset_state_store = store
-    assert [e["server_group_id"] for e in watch(first, [])[0]] == [stayed]
+    assert [e["server_group_id"] for e in watch(first, [], sim)[0]] == [stayed]
     sim.set_group(changed, status="error-stopping")  # while no watcher runs
     second = watcher()
     second.asset_state_store = store
-    (period,) = watch(second, [])
+    (period,) = watch(second, [], sim)
     assert [(e["server_group_id"], e["previous_status"], e["status"]) for e in period] == [
         (changed, "protected", "error-stopping")
     ]
@@ -229,27 +248,28 @@ def test_watchers_of_one_connection_share_one_listing_per_interval(sdrs_connecti
 
         tasks = [asyncio.create_task(consume(index)) for index in range(len(triggers))]
         await asyncio.sleep(SETTLE)
-        before = listings(sim)
+        before, started = listings(sim), time.monotonic()
         sim.set_group(second, status="error-failing-over")
         await asyncio.sleep(20 * INTERVAL)
-        during = listings(sim) - before
+        during, elapsed = listings(sim) - before, time.monotonic() - started
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await manager.stop_all()
-        return fired, during
+        return fired, during, elapsed
 
-    fired, during = asyncio.run(main())
+    fired, during, elapsed = asyncio.run(main())
     assert [[e["server_group_id"] for e in events] for events in fired] == [[], [second], [second]]
-    # One listing per interval for all three (a little slack for the timing of the sleeps), not three.
-    assert 10 <= during <= 22, during
+    # At most one listing per interval for all three (each listing waits a full interval after the one before),
+    # where three watchers on their own would make three.
+    assert 3 <= during <= elapsed / INTERVAL + 1, (during, elapsed)
 
 
 def test_hostile_listings_give_bounded_one_line_events_and_skip_unsafe_ids(sdrs_connection):
     sim = sdrs_connection.simulator
     sim.add_group(status="error-starting", name="sneaky", group_id="../../server-groups")
     group_id = sim.add_group(status="protected", name="erp\x1b[31m\nFAKE LOG LINE" + "n" * 5000)
-    periods = watch(watcher(), [lambda: sim.set_group(group_id, status="error-" + "x" * 100_000 + "\r\nINJECTED")])
+    periods = watch(watcher(), [lambda: sim.set_group(group_id, status="error-" + "x" * 100_000 + "\r\nINJECTED")], sim)
     assert periods[0] == []  # the unsafe id fires nothing
     (event,) = periods[1]
     assert event["server_group_id"] == group_id
