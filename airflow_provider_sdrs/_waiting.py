@@ -560,6 +560,12 @@ class GroupTransitions(Watch):
     def subject(self) -> str:
         return f"protection group {self.server_group_id}" if self.server_group_id else "the protection groups"
 
+    def _special(self, error: SdrsError) -> dict[str, Any] | None:
+        # A watcher outlives what would end a wait (refused credentials, a broken connection): someone may fix
+        # them while it runs. Every error is a failed listing, logged, and the watch goes on.
+        self._failed_poll(error)
+        return {}
+
     def _failed_poll(self, error: SdrsError) -> dict[str, Any] | None:
         self.failures += 1
         level = logging.ERROR if self.failures % self.loud_every == 0 else logging.WARNING

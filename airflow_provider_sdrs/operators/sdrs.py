@@ -309,7 +309,7 @@ class SdrsBaseOperator(BaseOperator):
         from airflow_provider_sdrs.assets.sdrs import is_sdrs_uri
 
         outlets = [outlet for outlet in (self.outlets or []) if is_sdrs_uri(getattr(outlet, "uri", None))]
-        events = context.get("outlet_events") if hasattr(context, "get") else None
+        events = context.get("outlet_events")
         if not outlets or events is None or not isinstance(result, dict):
             return result
         extra = self.outlet_extra(result)

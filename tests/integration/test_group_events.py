@@ -162,6 +162,25 @@ def test_failed_polls_fire_nothing_and_the_watch_goes_on(sdrs_connection):
     assert [(e["previous_status"], e["status"]) for e in periods[3]] == [("protected", "error-reversing")]
 
 
+def test_refused_credentials_fire_nothing_and_the_watch_goes_on_once_they_work(sdrs_connection):
+    import dataclasses
+
+    sim = sdrs_connection.simulator
+    group_id = sim.add_group(status="protected")
+    good = sim.credentials
+
+    def rotate() -> None:
+        sim.credentials = dataclasses.replace(good, secret_key="rotated-secret-key")
+        sim.set_group(group_id, status="error-stopping")
+
+    def restore() -> None:
+        sim.credentials = good
+
+    periods = watch(watcher(poll_retry_limit=0), [rotate, restore], sim)
+    assert periods[1] == []  # every listing refused (HTTP 401): nothing fired, still running
+    assert [(e["previous_status"], e["status"]) for e in periods[2]] == [("protected", "error-stopping")]
+
+
 def test_a_connection_that_cannot_be_loaded_does_not_end_the_watch(sdrs_connection, monkeypatch):
     sim = sdrs_connection.simulator
     group_id = sim.add_group(status="error-starting")
