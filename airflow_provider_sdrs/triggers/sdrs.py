@@ -370,13 +370,13 @@ class SdrsProtectionGroupEventTrigger(BaseEventTrigger):
     Failed listings never end the watcher: they are logged (WARNING, every tenth in a row at ERROR), and the
     next listing is compared with the last statuses seen.
 
-    **Restarts.** On Airflow versions that give event triggers an asset state store (3.3 and later), the last
+    **Restarts.** Where the triggerer gives event triggers an asset state store (Airflow 3.3, not 3.1), the last
     statuses seen are kept there, so a restarted triggerer fires for transitions that happened while it was
-    down and not again for groups that stayed where they were. Elsewhere (Airflow 3.1, 3.2) a restarted
+    down and not again for groups that stayed where they were. Elsewhere (Airflow 3.1) a restarted
     watcher starts without memory: a group still in a watched status fires once more (``previous_status``
     ``None``), and a group that entered and left a watched status while no triggerer ran is not reported.
 
-    **Cost.** Where the triggerer can share one polling stream between event triggers (Airflow 3.3 and later,
+    **Cost.** Where the triggerer can share one polling stream between event triggers (Airflow 3.3, not 3.1:
     ``shared_stream_key``), every watcher of one connection with the same poll settings shares one listing
     per ``poll_interval``, whatever the number of watchers. Elsewhere each watcher lists the groups itself:
     one request per watcher per ``poll_interval``.
@@ -470,7 +470,7 @@ class SdrsProtectionGroupEventTrigger(BaseEventTrigger):
         async for event in self.filter_shared_stream(stream):
             yield event
 
-    # -- memory across restarts (asset state store, Airflow 3.3+) -------------------------------------------
+    # -- memory across restarts (the asset state store, where the triggerer gives one) ---------------------
 
     @property
     def _state_key(self) -> str:
