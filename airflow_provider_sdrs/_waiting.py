@@ -520,12 +520,11 @@ def group_from_event(payload: dict[str, Any] | None, resource_id: str) -> dict[s
         if payload.get("resource") != "protection group" or payload.get("resource_id") != resource_id:
             raise _unreadable(payload)
         document = payload.get("document")
-        return_status = resource_status(document) if isinstance(document, dict) else None
         raise SdrsResourceStatusError(
             str(payload.get("message") or f"protection group {resource_id} failed"),
             resource="protection group",
             resource_id=resource_id,
-            status=return_status,
+            status=resource_status(document) if isinstance(document, dict) else None,
         )
     document = resource_from_event(payload, "protection group", resource_id)
     if document is None:

@@ -85,6 +85,13 @@ def test_a_group_entering_error_failing_over_starts_the_group_watch_within_two_p
         assert [g["server_group_id"] for g in report["groups"]] == [group_id]
         assert report["groups"][0]["group"]["status"] == "error-failing-over"
 
+        # Airflow 3.3's triggerer gives the watcher an asset state store: the statuses seen outlive a restart.
+        assert deployment.postgres is not None
+        remembered = deployment.postgres.query(
+            "SELECT value FROM asset_state_store WHERE key = 'sdrs_group_statuses:sdrs_default:*'"
+        )
+        assert len(remembered) == 1 and group_id in remembered[0][0] and "error-failing-over" in remembered[0][0]
+
         # Staying broken fires nothing more: one transition, one run.
         time.sleep(2 * WATCH_SECONDS)
         assert started_for_my_group() == run_id
