@@ -414,3 +414,207 @@ def resource_from_event(payload: dict[str, Any] | None, resource: str, resource_
     if document is not None and not isinstance(document, dict):
         raise _unreadable(payload)
     return document
+
+
+# -- protection groups: reaching a status, and transitions ---------------------------------------------------
+
+#: Characters of a group's status and name (server text) kept in a watcher's events.
+MAX_STATUS = 64
+MAX_NAME = 128
+
+#: What a protection group watcher fires on when told nothing else: every ``error-*`` status, and
+#: ``failed-over`` (a failover finished, whoever started it).
+DEFAULT_WATCHED_STATUSES: tuple[str, ...] = ("error-*", "failed-over")
+
+
+def is_synchronised(document: dict[str, Any] | None) -> bool:
+    """Whether a protection group's initial synchronisation has finished.
+
+    SDRS documents ``replication_status`` (``active``: data synchronised; ``inactive``: not) and
+    ``progress`` (synchronisation progress, 0-100 %). ``replication_status`` decides when it is present;
+    ``progress`` of exactly 100 only when it is not.
+    """
+    if not document:
+        return False
+    replication = document.get("replication_status")
+    if isinstance(replication, str):
+        return replication == "active"
+    progress = document.get("progress")
+    return isinstance(progress, int) and not isinstance(progress, bool) and progress == 100
+
+
+def status_matches(status: str | None, patterns: frozenset[str] | tuple[str, ...]) -> bool:
+    """Whether ``status`` is one of ``patterns``; a pattern ending in ``*`` matches by prefix (``error-*``)."""
+    if status is None:
+        return False
+    return any(status.startswith(p[:-1]) if p.endswith("*") else status == p for p in patterns)
+
+
+@dataclass
+class GroupStatusWatch(ResourceWatch):
+    """Follows one protection group until it reaches one of ``reach`` (and, with ``synchronised``, has
+    finished its initial synchronisation).
+
+    An ``error-*`` status that is not waited for ends the wait with a ``failed`` event, and so does a group
+    that is gone: neither gets better on its own.
+
+    :param reach: the statuses waited for; empty: any status (only the synchronisation is waited for).
+    :param synchronised: also wait for :func:`is_synchronised`.
+    """
+
+    resource: str = "protection group"
+    reach: frozenset[str] = frozenset()
+    synchronised: bool = False
+
+    @property
+    def target(self) -> str:
+        statuses = " or ".join(sorted(self.reach))
+        if self.synchronised:
+            return f"{statuses} and synchronised" if statuses else "synchronised"
+        return statuses
+
+    def _read(self, document: dict[str, Any] | None) -> dict[str, Any] | None:
+        status = describe_resource_status(document)
+        synced = is_synchronised(document)
+        shown = f"{status}{', synchronised' if synced else ''}" if document is not None else status
+        if shown != self.last_status:
+            self.log.info("%s is %s after %s (waiting for %s)", self.subject, shown, self.elapsed(), self.target)
+            self.last_status = shown
+        else:
+            self.log.debug("%s still %s after %s", self.subject, shown, self.elapsed())
+        if document is None:
+            return self.event("failed", f"{self.subject} is gone; it cannot become {self.target}")
+        current = resource_status(document)
+        if (not self.reach or current in self.reach) and (not self.synchronised or synced):
+            return self.event("success", f"{self.subject} is {self.target} after {self.elapsed()}", document=document)
+        if current is not None and current.startswith("error") and current not in self.reach:
+            from airflow_provider_sdrs._core.text import clean
+
+            return self.event(
+                "failed",
+                f"{self.subject} is {clean(current, MAX_STATUS)} while it was waited to be {self.target}: "
+                "an operation on it failed; fix the cause (see the failed job in the SDRS console's task center) "
+                "before running this again",
+                document=document,
+            )
+        return None
+
+    def timed_out(self) -> dict[str, Any]:
+        return self.event(
+            "timeout",
+            f"{self.subject} was not {self.target} before the deadline "
+            f"(last status {self.last_status or 'unknown'}, waited {self.elapsed()})",
+        )
+
+
+def group_from_event(payload: dict[str, Any] | None, resource_id: str) -> dict[str, Any]:
+    """Turn the event of a wait for a protection group to reach a status into its document.
+
+    :raises SdrsResourceStatusError: it went into an ``error-*`` status or is gone (not retried).
+    :raises SdrsWaitTimeoutError: the deadline passed.
+    :raises SdrsPollError: it could not be polled (retryable), or the event is unreadable.
+    """
+    from airflow_provider_sdrs.exceptions import SdrsResourceStatusError
+
+    if isinstance(payload, dict) and payload.get("status") == "failed":
+        if payload.get("resource") != "protection group" or payload.get("resource_id") != resource_id:
+            raise _unreadable(payload)
+        document = payload.get("document")
+        raise SdrsResourceStatusError(
+            str(payload.get("message") or f"protection group {resource_id} failed"),
+            resource="protection group",
+            resource_id=resource_id,
+            status=resource_status(document) if isinstance(document, dict) else None,
+        )
+    document = resource_from_event(payload, "protection group", resource_id)
+    if document is None:
+        # Only a "failed" event may say the group is gone.
+        raise _unreadable(payload)
+    return document
+
+
+@dataclass
+class GroupTransitions(Watch):
+    """Watches the protection groups of one connection (or one of them) for transitions into watched statuses.
+
+    Each poll's outcome is a listing of the groups. A group fires once per transition into a watched
+    status: while it stays there, later polls fire nothing; once it leaves and enters again (or enters
+    another watched status), it fires again. A group first seen in a watched status fires once too, with
+    ``previous_status`` ``None``: after a start without memory, a broken group is reported rather than missed.
+    Failed polls never end the watch; they are logged, and the next poll compares with the last statuses
+    seen.
+
+    :param server_group_id: the group watched; ``None``: every group of the listing.
+    :param watched: the statuses that fire (``error-*`` matches by prefix).
+    :param known: the last status of each group seen (restored memory, or empty).
+    """
+
+    server_group_id: str | None = None
+    watched: tuple[str, ...] = DEFAULT_WATCHED_STATUSES
+    known: dict[str, str] = field(default_factory=dict)
+    #: Failed polls in a row at which, and every so many after, a failure is logged at ERROR.
+    loud_every: int = 10
+
+    @property
+    def subject(self) -> str:
+        return f"protection group {self.server_group_id}" if self.server_group_id else "the protection groups"
+
+    def _special(self, error: SdrsError) -> dict[str, Any] | None:
+        # A watcher outlives what would end a wait (refused credentials, a broken connection): someone may fix
+        # them while it runs. Every error is a failed listing, logged, and the watch goes on.
+        self._failed_poll(error)
+        return {}
+
+    def _failed_poll(self, error: SdrsError) -> dict[str, Any] | None:
+        self.failures += 1
+        level = logging.ERROR if self.failures % self.loud_every == 0 else logging.WARNING
+        self.log.log(
+            level,
+            "Poll %d in a row of %s failed (%s); watching goes on, statuses compared with the last ones seen",
+            self.failures,
+            self.subject,
+            error,
+        )
+        return None
+
+    def _read(self, groups: list[dict[str, Any]]) -> dict[str, Any] | None:
+        from datetime import datetime, timezone
+
+        from airflow_provider_sdrs._core.ids import is_safe_id
+        from airflow_provider_sdrs._core.text import clean, safe
+
+        observed_at = datetime.now(timezone.utc).isoformat()
+        transitions: list[dict[str, Any]] = []
+        seen: dict[str, str] = {}
+        for group in groups:
+            group_id = group.get("id")
+            raw_status = resource_status(group)
+            # Ids end up in paths of downstream reads, statuses and names in events and logs: only safe ids,
+            # and text on one line, clipped.
+            if not is_safe_id(group_id) or raw_status is None:
+                continue
+            if self.server_group_id is not None and group_id != self.server_group_id:
+                continue
+            status = clean(raw_status, MAX_STATUS)
+            seen[group_id] = status
+            previous = self.known.get(group_id)
+            if status != previous and status_matches(status, self.watched):
+                name = group.get("name")
+                transitions.append(
+                    {
+                        "server_group_id": group_id,
+                        "name": safe(name, MAX_NAME) if isinstance(name, str) else None,
+                        "previous_status": previous,
+                        "status": status,
+                        "observed_at": observed_at,
+                    }
+                )
+            if status != previous:
+                self.log.info("protection group %s: %s -> %s", group_id, previous or "(first seen)", status)
+        if self.server_group_id is not None and not seen and self.server_group_id in self.known:
+            self.log.warning("protection group %s is no longer listed", self.server_group_id)
+        self.known = seen
+        return {"status": "success", "transitions": transitions} if transitions else None
+
+    def event(self, status: EventStatus, message: str, **extra: Any) -> dict[str, Any]:
+        return {"status": status, "message": message, **extra}

@@ -302,3 +302,19 @@ class SdrsWaitTimeoutError(SdrsError):
 
 #: The name :class:`SdrsWaitTimeoutError` had before it followed the ``...Error`` naming of the others.
 SdrsWaitTimeout = SdrsWaitTimeoutError
+
+
+class SdrsResourceStatusError(SdrsError, AirflowFailException):
+    """A resource that was waited for went where it cannot come back from on its own: an ``error-*`` status
+    (or it is gone) while another status was waited for. Not retried: someone must act first.
+
+    :param resource: ``protection group`` or ``DR drill``.
+    :param resource_id: its id.
+    :param status: the status it is in; ``None`` when it is gone.
+    """
+
+    def __init__(self, message: str, *, resource: str, resource_id: str, status: str | None) -> None:
+        self.resource = resource
+        self.resource_id = resource_id
+        self.status = status
+        super().__init__(message)

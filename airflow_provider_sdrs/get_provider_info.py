@@ -27,6 +27,7 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [{"integration-name": "SDRS", "python-modules": ["airflow_provider_sdrs.triggers.sdrs"]}],
         "operators": [{"integration-name": "SDRS", "python-modules": ["airflow_provider_sdrs.operators.sdrs"]}],
         "extra-links": ["airflow_provider_sdrs.links.sdrs.SdrsConsoleLink"],
+        "asset-uris": [{"schemes": ["sdrs"], "handler": "airflow_provider_sdrs.assets.sdrs.sanitize_uri"}],
         "connection-types": [
             {
                 "connection-type": "sdrs",

@@ -13,6 +13,10 @@ each task opens the group in the console. Every step is safe to clear and re-run
 and never submits an operation twice. To require a second person's approval before the switch, put an
 approval task (such as ``ApprovalOperator`` from ``apache-airflow-providers-standard``) between
 ``preflight`` and ``choose``.
+
+The failover tasks declare the protection group's asset (set by ``SDRS_EXAMPLE_GROUP_ID``,
+``SDRS_EXAMPLE_REGION`` and ``SDRS_EXAMPLE_PROJECT_ID``) as an outlet: when one succeeds, its asset event
+says what happened and starts ``sdrs_failover_followup``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 
 from airflow.sdk import DAG, Param, get_current_context, task
 
+from airflow_provider_sdrs.assets.sdrs import protection_group_asset
 from airflow_provider_sdrs.operators.sdrs import (
     SdrsFailoverOperator,
     SdrsPlannedFailoverOperator,
@@ -31,6 +36,12 @@ from airflow_provider_sdrs.operators.sdrs import (
 
 POLL_SECONDS = float(os.environ.get("SDRS_EXAMPLE_POLL_SECONDS", "15"))
 WAIT = {"deferrable": True, "poll_interval": POLL_SECONDS, "timeout": timedelta(hours=2)}
+GROUP_ID = os.environ.get("SDRS_EXAMPLE_GROUP_ID", "5b2a07bb-2a66-4f2c-9c23-c2b1b3c9e0a1")
+GROUP = protection_group_asset(
+    GROUP_ID,
+    region=os.environ.get("SDRS_EXAMPLE_REGION", "eu-de"),
+    project_id=os.environ.get("SDRS_EXAMPLE_PROJECT_ID", "0123456789abcdef0123456789abcdef"),
+)
 
 with DAG(
     dag_id="sdrs_planned_failover",
@@ -40,9 +51,7 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     params={
-        "server_group_id": Param(
-            "5b2a07bb-2a66-4f2c-9c23-c2b1b3c9e0a1", type="string", description="The protection group to fail over"
-        ),
+        "server_group_id": Param(GROUP_ID, type="string", description="The protection group to fail over"),
         "mode": Param(
             "planned",
             enum=["planned", "unplanned"],
@@ -81,9 +90,15 @@ with DAG(
         return "planned_failover" if get_current_context()["params"]["mode"] == "planned" else "failover"
 
     planned = SdrsPlannedFailoverOperator(
-        task_id="planned_failover", server_group_id="{{ params.server_group_id }}", priority_station="target", **WAIT
+        task_id="planned_failover",
+        server_group_id="{{ params.server_group_id }}",
+        priority_station="target",
+        outlets=[GROUP],
+        **WAIT,
     )
-    unplanned = SdrsFailoverOperator(task_id="failover", server_group_id="{{ params.server_group_id }}", **WAIT)
+    unplanned = SdrsFailoverOperator(
+        task_id="failover", server_group_id="{{ params.server_group_id }}", outlets=[GROUP], **WAIT
+    )
     reprotect = SdrsReprotectOperator(
         task_id="reprotect",
         server_group_id="{{ params.server_group_id }}",

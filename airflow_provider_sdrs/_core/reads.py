@@ -146,6 +146,18 @@ def drills(server_group_id: str | None = None, log: Log | None = None) -> Read[l
     return Read(ApiCall("GET", (DRILLS,), "list DR drills", query=query), parse)
 
 
+def failure_jobs(server_group_id: str | None = None) -> Read[list[dict[str, Any]]]:
+    """The task center's failed jobs: of one protection group (its instances, replication pairs, drills...), or,
+    without ``server_group_id``, those at the level of the groups (a group that could not be created...)."""
+    query: tuple[tuple[str, str], ...] = ()
+    if server_group_id is not None:
+        query = (("server_group_id", validate_id(server_group_id, "server_group_id")),)
+    return Read(
+        ApiCall("GET", ("task-center", "failure-jobs"), "list failed jobs", query=query),
+        lambda answer: _members(answer, "failure_jobs"),
+    )
+
+
 def quotas() -> Read[dict[str, Any]]:
     """The SDRS quotas: the cheapest authenticated read, used to test a connection."""
     return Read(ApiCall("GET", ("sdrs", "quotas"), "read quotas (connection test)"), lambda answer: answer)

@@ -309,6 +309,12 @@ class SdrsHook(BaseHook):
         """
         return self._read(reads.drills(server_group_id, self.log), deadline)
 
+    def list_failure_jobs(
+        self, server_group_id: str | None = None, *, deadline: float | None = None
+    ) -> list[dict[str, Any]]:
+        """The task center's failed jobs of one protection group (or, without it, of the group level)."""
+        return self._read(reads.failure_jobs(server_group_id), deadline)
+
     def test_connection(self) -> tuple[bool, str]:
         """Make one cheap authenticated call (read the SDRS quotas), as the UI's Test button does."""
         secrets: tuple[str, ...] = ()

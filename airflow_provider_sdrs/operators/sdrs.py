@@ -15,6 +15,9 @@ The task's return value (XCom ``return_value``) is the job document (``SdrsJob.t
 the resources involved (``server_group_id``, ``drill_id``), ``resource_status`` and ``submitted``
 (``False`` when the resource was already where the operation would take it; the job keys are then
 ``None``).
+
+Each declared outlet with an ``sdrs://`` URI (see :mod:`airflow_provider_sdrs.assets.sdrs`) gets an asset
+event whose ``extra`` says what happened (:meth:`SdrsBaseOperator.outlet_extra`).
 """
 
 from __future__ import annotations
@@ -293,7 +296,61 @@ class SdrsBaseOperator(BaseOperator):
         # One deadline for the whole task: the reads, the submission and every wait end by it, deferred or not.
         end_time = time.time() + self.timeout
         with hook.bounded_by(end_time):
-            return self._steps(hook, ti, end_time)
+            return self._announced(context, self._steps(hook, ti, end_time))
+
+    # -- asset events -------------------------------------------------------------------------------------
+
+    def _announced(self, context: Context, result: Any) -> Any:
+        """Give every declared ``sdrs://`` outlet an ``extra`` that says what this task did; return ``result``.
+
+        Downstream DAGs scheduled on the asset read it from their triggering asset events. Outlets of other
+        schemes are left alone. A read of the resulting status that fails does not fail the task.
+        """
+        from airflow_provider_sdrs.assets.sdrs import is_sdrs_uri
+
+        outlets = [outlet for outlet in (self.outlets or []) if is_sdrs_uri(getattr(outlet, "uri", None))]
+        events = context.get("outlet_events")
+        if not outlets or events is None or not isinstance(result, dict):
+            return result
+        extra = self.outlet_extra(result)
+        for outlet in outlets:
+            accessor = events[outlet]
+            accessor.extra = {**(accessor.extra or {}), **extra}
+        self.log.info("Asset event extra for %d SDRS outlet(s): %s", len(outlets), extra)
+        return result
+
+    def outlet_extra(self, result: dict[str, Any]) -> dict[str, Any]:
+        """The ``extra`` of this task's asset events: the operation, its job, where the resource ended up,
+        how long the job took, and whether anything was submitted."""
+        status = result.get("resource_status")
+        station = None
+        if result.get("submitted"):
+            status, station = self._resulting_status()
+        keys = ("server_group_id", "drill_id")
+        return {
+            "operation": self.operation.name,
+            "action": self.operation.action,
+            "resource": self.operation.resource,
+            **{key: result[key] for key in keys if result.get(key) is not None},
+            "submitted": bool(result.get("submitted")),
+            "job_id": result.get("job_id"),
+            "job_status": result.get("status"),
+            "resource_status": status,
+            **({"priority_station": station} if station else {}),
+            "duration_seconds": result.get("duration_seconds"),
+            "sdrs_conn_id": self.sdrs_conn_id,
+        }
+
+    def _resulting_status(self) -> tuple[str | None, str | None]:
+        """The resource's status now (``gone`` once deleted) and, for a group, its production site
+        (``priority_station``); ``None`` for what could not be read."""
+        try:
+            resource = self.read(self.hook)
+        except SdrsError as error:
+            self.log.warning("Could not read the %s's status for the asset event: %s", self.operation.resource, error)
+            return None, None
+        station = (resource or {}).get("priority_station")
+        return describe_resource_status(resource), station if station in ("source", "target") else None
 
     def _steps(self, hook: SdrsHook, ti: Any, end_time: float, waited_out: str | None = None) -> Any:
         """Read, decide, and submit or wait.
@@ -408,7 +465,7 @@ class SdrsBaseOperator(BaseOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Map the job trigger's event exactly as the blocking wait does."""
-        return self._job_result(event, context["ti"])
+        return self._announced(context, self._job_result(event, context["ti"]))
 
     def _job_result(self, payload: dict[str, Any] | None, ti: Any) -> dict[str, Any]:
         """The task's result for the event that ended the wait for its job; raises what the event means."""
@@ -572,7 +629,7 @@ class SdrsBaseOperator(BaseOperator):
         resource_from_event(event, self.operation.resource, waited_on)
         hook = self.hook
         with hook.bounded_by(end_time):
-            return self._steps(hook, context["ti"], end_time, waited_out=waited_out)
+            return self._announced(context, self._steps(hook, context["ti"], end_time, waited_out=waited_out))
 
     def _check_waited_out(self, resource: dict[str, Any] | None, waited_out: str) -> None:
         """Raise when the operation in progress that was waited for left the resource in a failed status."""

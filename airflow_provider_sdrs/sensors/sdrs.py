@@ -1,4 +1,4 @@
-"""Sensor that waits for an SDRS job to end."""
+"""Sensors that wait for an SDRS job to end, and for a protection group to reach a status."""
 
 from __future__ import annotations
 
@@ -31,10 +31,10 @@ from airflow_provider_sdrs.links.sdrs import SdrsConsoleLink, push_console_link
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-    from airflow_provider_sdrs._waiting import JobWatch
+    from airflow_provider_sdrs._waiting import GroupStatusWatch, JobWatch
     from airflow_provider_sdrs.hooks.sdrs import SdrsHook
 
-__all__ = ["SdrsJobSensor"]
+__all__ = ["SdrsJobSensor", "SdrsProtectionGroupSensor"]
 
 
 class SdrsJobSensor(BaseSensorOperator):
@@ -221,5 +221,209 @@ class SdrsJobSensor(BaseSensorOperator):
 
         try:
             return result_from_event(event)
+        except SdrsWaitTimeoutError as timeout:
+            raise AirflowSensorTimeout(str(timeout)) from timeout
+
+
+def _target_statuses(value: object, wait_for_sync: bool) -> list[str]:
+    """The statuses a group is waited into: a status or a list of them, sorted; may be empty only when the
+    synchronisation is waited for."""
+    if value is None:
+        statuses: list[object] = []
+    elif isinstance(value, str):
+        statuses = [value]
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        statuses = list(value)
+    else:
+        raise SdrsValidationError("statuses", f"must be a status or a list of statuses, got {value!r}"[:300])
+    if not all(isinstance(status, str) and status.strip() for status in statuses):
+        raise SdrsValidationError("statuses", f"must hold non-empty status strings, got {value!r}"[:300])
+    if not statuses and not wait_for_sync:
+        raise SdrsValidationError("statuses", "name at least one status, or set wait_for_sync=True")
+    return sorted({str(status) for status in statuses})
+
+
+class SdrsProtectionGroupSensor(BaseSensorOperator):
+    """Waits until a protection group is in one of ``statuses`` and, with ``wait_for_sync``, has finished
+    its initial synchronisation; returns the group's document as XCom.
+
+    SDRS says a group is synchronised with ``replication_status`` ``active`` (``inactive``: not yet); when a
+    document has no ``replication_status``, ``progress`` (0-100 %) of 100 counts instead.
+
+    The outcomes are those of :class:`SdrsJobSensor`, in poke, reschedule and deferrable mode alike:
+
+    * the group gets there: the sensor succeeds and returns its document;
+    * it enters an ``error-*`` status that is not waited for, or it is gone:
+      :class:`~airflow_provider_sdrs.exceptions.SdrsResourceStatusError` naming the status, which is not
+      retried (an operation on the group failed; someone must act);
+    * the sensor's ``timeout`` passes: ``AirflowSensorTimeout`` (skipped with ``soft_fail=True``);
+    * SDRS cannot be polled ``max_poll_failures`` times in a row (each after the hook's retries): a
+      retryable error that says what failed. Fewer failed polls are logged and the wait goes on.
+
+    In reschedule mode the sensor keeps its worker slot while polls fail, and gives it back after a read
+    that showed the group. Deferrable, it polls once, then defers to
+    :class:`~airflow_provider_sdrs.triggers.sdrs.SdrsResourceTrigger` (``reach``, ``synchronised``).
+
+    :param server_group_id: the protection group (templated).
+    :param statuses: the status, or the statuses, to wait for (default ``protected``); ``None`` with
+        ``wait_for_sync`` waits for the synchronisation only.
+    :param wait_for_sync: also wait until the initial synchronisation has finished.
+    :param sdrs_conn_id: the ``sdrs`` connection (templated).
+    :param deferrable: wait in the triggerer instead of a worker; defaults to
+        ``[operators] default_deferrable``.
+    :param poll_retry_limit: retries of one poll after a transient failure (passed to the hook).
+    :param poll_retry_delay: first backoff between those retries, seconds.
+    :param max_poll_failures: consecutive failed polls tolerated before giving up, in every mode.
+    :raises SdrsValidationError: an argument is not acceptable; the error names it.
+    """
+
+    template_fields: Sequence[str] = ("server_group_id", "sdrs_conn_id")
+    operator_extra_links = (SdrsConsoleLink(),)
+    ui_color = "#dbe9f6"
+
+    def __init__(
+        self,
+        *,
+        server_group_id: str,
+        statuses: str | Sequence[str] | None = ("protected",),
+        wait_for_sync: bool = False,
+        sdrs_conn_id: str = "sdrs_default",
+        poke_interval: float | timedelta = 10,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_retry_limit: int = 4,
+        poll_retry_delay: float = 1.0,
+        max_poll_failures: int = DEFAULT_MAX_POLL_FAILURES,
+        **kwargs: Any,
+    ) -> None:
+        numbers.interval(poke_interval, "poke_interval")
+        if kwargs.get("timeout") is not None:
+            numbers.seconds(kwargs["timeout"], "timeout")
+        super().__init__(poke_interval=poke_interval, **kwargs)
+        if not isinstance(wait_for_sync, bool):
+            raise SdrsValidationError("wait_for_sync", f"must be True or False, got {wait_for_sync!r}")
+        self.server_group_id = server_group_id
+        self.statuses = _target_statuses(statuses, wait_for_sync)
+        self.wait_for_sync = wait_for_sync
+        self.sdrs_conn_id = sdrs_conn_id
+        self.deferrable = deferrable
+        self.poll_retry_limit = numbers.retry_limit(poll_retry_limit, "poll_retry_limit")
+        self.poll_retry_delay = numbers.retry_delay(poll_retry_delay, "poll_retry_delay")
+        self.max_poll_failures = numbers.count(max_poll_failures, "max_poll_failures", minimum=1)
+        self._watch: GroupStatusWatch | None = None
+
+    @cached_property
+    def hook(self) -> SdrsHook:
+        from airflow_provider_sdrs.hooks.sdrs import SdrsHook
+
+        return SdrsHook(self.sdrs_conn_id, retry_limit=self.poll_retry_limit, retry_delay=self.poll_retry_delay)
+
+    def _checked_group_id(self) -> str:
+        try:
+            return validate_id(self.server_group_id, "server_group_id")
+        except SdrsValidationError as error:
+            raise AirflowFailException(f"SdrsProtectionGroupSensor: {error}") from error
+
+    @property
+    def _rescheduling(self) -> bool:
+        return self.reschedule and not self.deferrable
+
+    def _watch_for(self, context: Context) -> GroupStatusWatch:
+        from airflow_provider_sdrs._waiting import GroupStatusWatch
+
+        if self._watch is None:
+            started = time.time()
+            if self._rescheduling:
+                first = context["ti"].get_first_reschedule_date(context)
+                if first is not None:
+                    started = first.timestamp()
+            self._watch = GroupStatusWatch(
+                self.log,
+                started_at=started,
+                max_poll_failures=self.max_poll_failures,
+                resource_id=self.server_group_id,
+                reach=frozenset(self.statuses),
+                synchronised=self.wait_for_sync,
+            )
+        return self._watch
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        """One poll in poke mode; in reschedule mode, polls until a read shows the group."""
+        group_id = self._checked_group_id()
+        watch = self._watch_for(context)
+        from airflow_provider_sdrs._core import reads
+        from airflow_provider_sdrs._core.deadline import read_deadline
+        from airflow_provider_sdrs._waiting import wait
+
+        hook = self.hook
+        end = watch.started_at + self.timeout
+        read = reads.resource(reads.GROUP, group_id)
+        verdict = hook._drive(
+            wait(
+                watch,
+                lambda: hook._read_steps(hook._settings, read, read_deadline(end)),
+                poll_interval=self.poke_interval,
+                end_time=end,
+                until="sighting" if self._rescheduling else "poll",
+            )
+        )
+        if verdict is None:
+            return PokeReturnValue(is_done=False)
+        return PokeReturnValue(is_done=True, xcom_value=self._conclude(verdict, watch))
+
+    def _conclude(self, verdict: dict[str, Any], watch: GroupStatusWatch) -> Any:
+        from airflow_provider_sdrs._waiting import group_from_event
+
+        cause = watch.last_error
+        if cause is not None and isinstance(cause, (SdrsValidationError, SdrsConfigError, SdrsAuthError)):
+            raise cause
+        try:
+            return group_from_event(verdict, self.server_group_id)
+        except SdrsWaitTimeoutError as timeout:
+            raise AirflowSensorTimeout(str(timeout)) from timeout
+        except SdrsError as error:
+            if cause is None:
+                raise
+            raise error from cause
+
+    def execute(self, context: Context) -> Any:
+        group_id = self._checked_group_id()
+        from airflow_provider_sdrs.links.sdrs import console_link
+
+        push_console_link(
+            context["ti"], console_link(self.hook._settings, resource_type="server_group", resource_id=group_id)
+        )
+        if not self.deferrable:
+            return super().execute(context)
+        first = self.poke(context)
+        if first.is_done:
+            return first.xcom_value
+        from airflow_provider_sdrs._core.reads import GROUP
+        from airflow_provider_sdrs.triggers.sdrs import SdrsResourceTrigger
+
+        watch = self._watch_for(context)
+        self.defer(
+            trigger=SdrsResourceTrigger(
+                resource=GROUP,
+                resource_id=group_id,
+                reach=self.statuses,
+                synchronised=self.wait_for_sync,
+                sdrs_conn_id=self.sdrs_conn_id,
+                poll_interval=self.poke_interval,
+                end_time=time.time() + self.timeout,
+                max_poll_failures=self.max_poll_failures,
+                poll_retry_limit=self.poll_retry_limit,
+                poll_retry_delay=self.poll_retry_delay,
+                poll_failures=watch.failures,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout),
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        """Map the trigger's event exactly as :meth:`poke` maps a read."""
+        from airflow_provider_sdrs._waiting import group_from_event
+
+        try:
+            return group_from_event(event, self.server_group_id)
         except SdrsWaitTimeoutError as timeout:
             raise AirflowSensorTimeout(str(timeout)) from timeout

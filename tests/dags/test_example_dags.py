@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -201,3 +202,95 @@ def test_failover_runbook_stops_before_submitting_when_the_group_is_not_ready(dr
     assert str(dag_run.state) == "failed"
     assert states(dag_run)["preflight"] == "failed"
     assert sum(drill_sim.resources.submissions.values()) == 0
+
+
+# -- event-driven: sdrs_failover_followup, sdrs_group_watch ----------------------------------------------
+
+EXAMPLE_GROUP = "5b2a07bb-2a66-4f2c-9c23-c2b1b3c9e0a1"
+
+
+def asset_events(uri: str) -> list[dict]:
+    """The extras of the asset events Airflow stored for ``uri``, oldest first."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.scalars(
+            select(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id).where(AssetModel.uri == uri)
+        ).all()
+        return [dict(row.extra or {}) for row in sorted(rows, key=lambda row: row.id)]
+
+
+def test_a_planned_failover_gives_its_asset_event_the_operation_and_the_followup_records_it(
+    drill_sim, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("SDRS_EXAMPLE_REPORT_DIR", str(tmp_path))
+    drill_sim.add_group(status="protected", name="erp", group_id=EXAMPLE_GROUP)
+    runbook = load("sdrs_planned_failover")
+    uri = runbook.get_task("planned_failover").outlets[0].uri
+    before = len(asset_events(uri))
+    dag_run = runbook.test(run_conf={"server_group_id": EXAMPLE_GROUP, "mode": "planned"})
+    assert str(dag_run.state) == "success", states(dag_run)
+    events = asset_events(uri)[before:]
+    assert len(events) == 1, events
+    (extra,) = events
+    job_id = xcom(dag_run, "planned_failover", key="job_id")
+    assert extra["operation"] == "planned_failover" and extra["job_id"] == job_id
+    assert extra["submitted"] is True and extra["resource_status"] == "protected"
+    assert extra["priority_station"] == "target" and extra["duration_seconds"] > 0
+
+    # The downstream DAG, scheduled on that asset, with that extra (dag.test() cannot hand it an asset event).
+    run = load("sdrs_failover_followup").test(run_conf={"failover": extra})
+    assert str(run.state) == "success", states(run)
+    record = xcom(run, "record_failover")
+    assert record["job_id"] == job_id and record["production_site"] == "target"
+    assert record["group_status"] == "protected" and record["submitted"] is True
+    assert json.loads((tmp_path / "failovers.jsonl").read_text().splitlines()[-1])["job_id"] == job_id
+
+
+def test_the_followup_is_scheduled_on_the_runbooks_outlet():
+    followup, runbook = load("sdrs_failover_followup"), load("sdrs_planned_failover")
+    scheduled_on = {asset.uri for asset in followup.timetable.asset_condition.objects}
+    outlets = [runbook.get_task(task_id).outlets for task_id in ("planned_failover", "failover")]
+    produced = {asset.uri for assets in outlets for asset in assets}
+    assert scheduled_on == produced and len(produced) == 1
+
+
+def test_the_followup_skips_an_event_about_another_group(sdrs_connection):
+    other = "0f0e0d0c-2a66-4f2c-9c23-c2b1b3c9e0a1"
+    run = load("sdrs_failover_followup").test(run_conf={"failover": {"server_group_id": other}})
+    assert states(run) == {"failover_event": "skipped", "check_application": "skipped", "record_failover": "skipped"}
+    assert sdrs_connection.simulator.records == []
+
+
+def test_group_watch_gathers_the_broken_group_its_failed_jobs_and_last_drill(drill_sim, tmp_path, monkeypatch):
+    monkeypatch.setenv("SDRS_EXAMPLE_REPORT_DIR", str(tmp_path))
+    group_id = drill_sim.add_group(status="protected", name="erp")
+    drill_sim.add_drill(group_id, name="drill-weekly")
+    drill_sim.resources.durations = (0.0, 0.05)
+    drill_sim.resources.fail_next("reprotectProtectionGroupNoCG")
+    drill_sim.set_group(group_id, status="failed-over")
+    drill_sim.model.resources_answer(lambda r: r.group_action(group_id, {"start-server-group": {}}))
+    time.sleep(0.2)
+    assert drill_sim.resource_status("group", group_id) == "error-reprotecting"
+
+    run = load("sdrs_group_watch").test(run_conf={"server_group_id": group_id})
+    assert str(run.state) == "success", states(run)
+    summary = xcom(run, "write_report")
+    (report,) = summary["groups"]
+    assert report["group"]["status"] == "error-reprotecting"
+    assert [job["job_type"] for job in report["failed_jobs"]] == ["reprotectProtectionGroupNoCG"]
+    assert report["last_drill"]["name"] == "drill-weekly"
+    markdown = (tmp_path / summary["markdown"].rsplit("/", 1)[1]).read_text()
+    assert group_id in markdown and "reprotectProtectionGroupNoCG" in markdown and "drill-weekly" in markdown
+
+
+def test_group_watch_is_started_by_a_group_watcher():
+    from airflow_provider_sdrs.triggers.sdrs import SdrsProtectionGroupEventTrigger
+
+    (asset,) = load("sdrs_group_watch").timetable.asset_condition.objects
+    (watcher,) = asset.watchers
+    assert isinstance(watcher.trigger, SdrsProtectionGroupEventTrigger)
+    assert watcher.trigger.statuses == ["error-*"] and watcher.trigger.server_group_id is None
+    assert asset.uri.endswith("/server-groups")

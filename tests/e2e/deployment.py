@@ -1,11 +1,16 @@
-"""A real Airflow deployment for the end-to-end suite, started from scratch and torn down at the end.
+"""A real Airflow deployment for the end-to-end suites, started from scratch and torn down at the end.
 
 PostgreSQL (Debian's server binaries, a throwaway cluster on a free port) is the metadata database; the SDRS
 simulator runs in its own process; Airflow runs as separate processes: ``api-server``, ``scheduler``,
-``dag-processor`` and two ``triggerer``s, with the LocalExecutor, the example DAGs as the DAGs folder and
-the ``sdrs_default`` connection from an environment variable.
+``dag-processor`` and two ``triggerer``s, with the example DAGs as the DAGs folder and the ``sdrs_default``
+(AK/SK) and ``sdrs_password`` (IAM password) connections from environment variables.
 
-Every process is started in its own process group and killed with it, so nothing outlives the suite.
+A :class:`Layout` says what else runs: the LocalExecutor (the default), or the CeleryExecutor with a Redis
+broker (Debian's package, on a free port), PostgreSQL as its result backend and ``airflow celery worker``
+processes; and DAG folders of a suite's own, each a DAG bundle beside the example DAGs.
+
+Every process is started in its own process group and killed with it and with the groups of its
+descendants (a task runner has a group of its own), so nothing outlives the suite.
 """
 
 from __future__ import annotations
@@ -23,11 +28,12 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
 import requests
 
 REPO = Path(__file__).resolve().parents[2]
@@ -64,19 +70,52 @@ class Process:
     popen: subprocess.Popen
     log_path: Path
 
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        """Signal the whole process group (a triggerer's runner subprocess included)."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.popen.pid, sig)
+    def groups(self) -> set[int]:
+        """The process group and those of its descendants: a task runner puts itself in a group of its own."""
+        groups = {self.popen.pid}
+        with contextlib.suppress(psutil.Error):
+            for child in psutil.Process(self.popen.pid).children(recursive=True):
+                with contextlib.suppress(OSError):
+                    groups.add(os.getpgid(child.pid))
+        return groups
+
+    def kill(self, sig: int = signal.SIGKILL, groups: set[int] | None = None) -> None:
+        """Signal the whole process tree (a triggerer's runner subprocess, a worker's task runners)."""
+        for group in groups or self.groups():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(group, sig)
 
     def stop(self) -> None:
+        groups = self.groups()  # taken first: once the leader is gone, its descendants cannot be found
         if self.popen.poll() is None:
-            self.kill(signal.SIGTERM)
+            self.kill(signal.SIGTERM, groups)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.popen.wait(timeout=15)
-        self.kill(signal.SIGKILL)  # stragglers of the group, whatever the leader did
+        self.kill(signal.SIGKILL, groups | self.groups())  # stragglers, whatever the leader did
         if self.popen.poll() is None:
             self.popen.wait(timeout=10)
+
+    def holds(self, pid: int) -> bool:
+        """Whether ``pid`` is this process or one of its descendants."""
+        try:
+            return pid == self.popen.pid or any(p.pid == self.popen.pid for p in psutil.Process(pid).parents())
+        except psutil.Error:
+            return False
+
+    def cpu_seconds(self) -> float:
+        """User and system CPU of the process and its live descendants, with the children each reaped.
+
+        The difference of two readings is what the tree spent in between: a child that ended in between is
+        in its parent's reaped-children times (the supervisors of tasks and triggers wait for theirs).
+        """
+        total = 0.0
+        with contextlib.suppress(psutil.Error):
+            root = psutil.Process(self.popen.pid)
+            for process in (root, *root.children(recursive=True)):
+                with contextlib.suppress(psutil.Error):
+                    times = process.cpu_times()
+                    total += times.user + times.system + times.children_user + times.children_system
+        return total
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -133,11 +172,55 @@ class PostgresCluster:
             conn.close()
 
 
+class RedisServer:
+    """A throwaway Redis server from Debian's package, on 127.0.0.1 and a free port, keeping nothing on disk."""
+
+    def __init__(self, root: Path) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server not found; run scripts/e2e-provision.sh (make e2e-celery does)")
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.command = [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(root)]
+        self.command += ["--save", "", "--appendonly", "no"]
+
+    def ping(self) -> bool:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=2) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What a deployment runs besides PostgreSQL, the simulator, the API server, the scheduler, the
+    dag-processor and the two triggerers.
+
+    :param executor: ``LocalExecutor`` or ``CeleryExecutor``.
+    :param workers: names of the ``airflow celery worker`` processes (CeleryExecutor).
+    :param worker_concurrency: task slots of each worker.
+    :param dag_bundles: DAG folders besides the example DAGs, by bundle name.
+    :param dag_ids: DAG ids of those folders to wait for before the tests start.
+    :param settings: Airflow settings (``AIRFLOW__...`` variables) on top of the suite's defaults.
+    """
+
+    executor: str = "LocalExecutor"
+    workers: tuple[str, ...] = ()
+    worker_concurrency: int = 8
+    dag_bundles: Mapping[str, Path] = field(default_factory=dict)
+    dag_ids: tuple[str, ...] = ()
+    settings: Mapping[str, str] = field(default_factory=dict)
+
+
+LOCAL = Layout()
+
+
 @dataclass
 class Deployment:
     root: Path
+    layout: Layout = LOCAL
     processes: dict[str, Process] = field(default_factory=dict)
     postgres: PostgresCluster | None = None
+    redis: RedisServer | None = None
     api_port: int = 0
     sim_url: str = ""
     env: dict[str, str] = field(default_factory=dict)
@@ -150,10 +233,10 @@ class Deployment:
     # -- bring-up ---------------------------------------------------------------------------------------
 
     @classmethod
-    def start(cls) -> Deployment:
+    def start(cls, layout: Layout = LOCAL) -> Deployment:
         root = Path(tempfile.mkdtemp(prefix="sdrs-e2e-"))
         os.chmod(root, 0o755)
-        deployment = cls(root)
+        deployment = cls(root, layout)
         try:
             deployment._start()
         except BaseException:
@@ -180,9 +263,47 @@ class Deployment:
     def _airflow(self, name: str, *args: str) -> Process:
         return self._spawn(name, str(PYTHON_BIN / "airflow"), *args)
 
+    def _start_broker(self) -> None:
+        if self.layout.executor != "CeleryExecutor":
+            return
+        self.redis = RedisServer(self.root)
+        self._spawn("redis", *self.redis.command, env={**os.environ})
+        wait_for(self.redis.ping, "Redis to answer", 30, every=0.2)
+
+    def _layout_env(self) -> dict[str, str]:
+        """Settings of the layout's executor and DAG bundles, then the layout's own."""
+        assert self.postgres is not None
+        env: dict[str, str] = {}
+        if self.redis is not None:
+            env["AIRFLOW__CELERY__BROKER_URL"] = self.redis.url
+            env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + self.postgres.url
+            env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] = str(self.layout.worker_concurrency)
+        if self.layout.dag_bundles:
+            local = "airflow.dag_processing.bundles.local.LocalDagBundle"
+            bundles = [{"name": "dags-folder", "classpath": local, "kwargs": {}}]
+            for name, path in self.layout.dag_bundles.items():
+                bundles.append({"name": name, "classpath": local, "kwargs": {"path": str(path)}})
+            env["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(bundles)
+        return {**env, **self.layout.settings}
+
+    def _start_workers(self) -> None:
+        for name in self.layout.workers:
+            # Distinct node names; logs are read from the shared log folder, so no worker serves them.
+            self._airflow(
+                name,
+                "celery",
+                "worker",
+                "--celery-hostname",
+                f"{name}@%h",
+                "--skip-serve-logs",
+                "--without-gossip",
+                "--without-mingle",
+            )
+
     def _start(self) -> None:
         self.postgres = PostgresCluster(self.root)
         self.postgres.start()
+        self._start_broker()
 
         sim_port = free_port()
         self.sim_url = f"http://127.0.0.1:{sim_port}"
@@ -214,7 +335,7 @@ class Deployment:
             **base,
             "AIRFLOW_HOME": str(self.root / "airflow-home"),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.postgres.url,
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__EXECUTOR": self.layout.executor,
             "AIRFLOW__CORE__PARALLELISM": "8",
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "example_dags"),
@@ -231,12 +352,15 @@ class Deployment:
             "AIRFLOW__API__WORKERS": "1",
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "SDRS_EXAMPLE_WATCH_SECONDS": "5",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
             "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
             "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "6",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
             "AIRFLOW_CONN_SDRS_DEFAULT": json.dumps(connection_for(self.sim_url, "aksk")),
+            "AIRFLOW_CONN_SDRS_PASSWORD": json.dumps(connection_for(self.sim_url, "password")),
             "SDRS_EXAMPLE_POLL_SECONDS": "1",
+            **self._layout_env(),
         }
         migrate = subprocess.run(
             [str(PYTHON_BIN / "airflow"), "db", "migrate"], env=self.env, capture_output=True, text=True, check=False
@@ -247,6 +371,7 @@ class Deployment:
         self._airflow("api-server", "api-server", "--port", str(self.api_port))
         self._airflow("scheduler", "scheduler")
         self._airflow("dag-processor", "dag-processor")
+        self._start_workers()
         # One triggerer at a time, so that each TriggererJob id is known to belong to its process.
         for name in ("triggerer-a", "triggerer-b"):
             known = set(self.triggerer_jobs.values())
@@ -256,6 +381,8 @@ class Deployment:
             )
         wait_for(lambda: self.api("GET", "/api/v2/monitor/health"), "the API server to answer", 90)
         for dag_id in ("sdrs_dr_drill", "sdrs_planned_failover", "sdrs_job_sensor"):
+            wait_for(lambda dag_id=dag_id: self.api("GET", f"/api/v2/dags/{dag_id}"), f"DAG {dag_id} to be parsed", 120)
+        for dag_id in self.layout.dag_ids:
             wait_for(lambda dag_id=dag_id: self.api("GET", f"/api/v2/dags/{dag_id}"), f"DAG {dag_id} to be parsed", 120)
         # The weekly drill's latest scheduled run starts as soon as the DAG appears, with the default group,
         # and would hold the DAG's only active-run slot: end it so the tests' runs go first.
@@ -270,6 +397,10 @@ class Deployment:
         )
         for run in scheduled:
             self.api("PATCH", f"/api/v2/dags/sdrs_dr_drill/dagRuns/{run['dag_run_id']}", json={"state": "failed"})
+
+    def worker_holding(self, pid: int) -> str | None:
+        """The name of the Celery worker whose process tree holds ``pid`` (a task runner), if any."""
+        return next((name for name in self.layout.workers if self.processes[name].holds(pid)), None)
 
     def _new_triggerer_job(self, known: set[int]) -> int | None:
         assert self.postgres is not None

@@ -130,6 +130,12 @@ def test_every_declared_route_is_reachable(sdrs_simulator: SdrsSimulator):
             200,
             "job_id",
         ),
+        ("GET", "/v1/{project_id}/task-center/failure-jobs"): (
+            f"{project}/task-center/failure-jobs",
+            None,
+            200,
+            "failure_jobs",
+        ),
         # The drill's deletion is still running, so the group cannot go: the route answers SDRS's refusal.
         ("DELETE", "/v1/{project_id}/server-groups/{group_id}"): (
             f"{project}/server-groups/{group}",

@@ -65,6 +65,10 @@ async def list_drills(sim: SdrsSimulator, request: web.Request, params: dict[str
     return await _resources(sim, request, lambda model, body: model.list_drills(request.query))
 
 
+async def list_failure_jobs(sim: SdrsSimulator, request: web.Request, params: dict[str, str]) -> web.StreamResponse:
+    return await _resources(sim, request, lambda model, body: model.list_failure_jobs(request.query))
+
+
 async def create_drill(sim: SdrsSimulator, request: web.Request, params: dict[str, str]) -> web.StreamResponse:
     return await _resources(sim, request, lambda model, body: model.create_drill(body))
 

@@ -41,6 +41,13 @@ def _add_group(sim: SdrsSimulator, body: Any, params: dict[str, str]) -> tuple[i
     return 201, {"id": sim.add_group(**body)}
 
 
+def _set_group(sim: SdrsSimulator, body: Any, params: dict[str, str]) -> tuple[int, Any]:
+    if not isinstance(body, dict):
+        raise ValueError("the body must be a JSON object")
+    sim.set_group(params["group_id"], **body)
+    return 200, {"id": params["group_id"]}
+
+
 def _resources(sim: SdrsSimulator, body: Any, params: dict[str, str]) -> tuple[int, Any]:
     return 200, sim.resources_view()
 
@@ -85,6 +92,13 @@ CONTROL_ROUTES: tuple[Route[ControlHandler], ...] = (
         "/_sim/groups",
         _add_group,
         doc="create a protection group at once; JSON body: status, name; answers {id}",
+    ),
+    Route(
+        "POST",
+        "/_sim/groups/{group_id}",
+        _set_group,
+        doc="put a protection group into a status at once and/or set fields of its document; "
+        "JSON body: status, replication_status, progress...",
     ),
     Route(
         "GET", "/_sim/resources", _resources, doc="groups and drills with their statuses, and submissions by job type"

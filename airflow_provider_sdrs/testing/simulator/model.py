@@ -79,6 +79,11 @@ class SdrsModel:
         with self.lock:
             return self.resources.add_group(status=status, name=name, **fields)
 
+    def set_group(self, group_id: str, *, status: str | None = None, **fields: Any) -> None:
+        with self.lock:
+            self.resources.settle()
+            self.resources.set_group(group_id, status=status, **fields)
+
     def add_drill(self, server_group_id: str, *, status: str, name: str) -> str:
         with self.lock:
             return self.resources.add_drill(server_group_id, status=status, name=name)

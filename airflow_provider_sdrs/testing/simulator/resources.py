@@ -143,6 +143,9 @@ class ResourceModel:
     sub_jobs: int = 1
     failing: Counter[str] = field(default_factory=Counter)
     submissions: Counter[str] = field(default_factory=Counter)
+    #: the task center: failed jobs of group and drill operations, oldest first.
+    failure_jobs: list[dict[str, Any]] = field(default_factory=list)
+    _started: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     #: creation jobs leave out the id of what they create (``entities.disaster_recovery_drill_id``,
     #: ``entities.server_group_id``), which the job-status page does not promise.
     omit_created_ids: bool = False
@@ -160,6 +163,20 @@ class ResourceModel:
         drill_id = str(uuid.uuid4())
         self.drills[drill_id] = Resource(drill_id, status, {"name": name, "server_group_id": server_group_id})
         return drill_id
+
+    def set_group(self, group_id: str, *, status: str | None = None, **fields: Any) -> None:
+        """Put a group into ``status`` at once, as SDRS itself might (a failover that broke on its side),
+        and/or set fields of its document (``replication_status``, ``progress``). An operation in progress on
+        it is forgotten: its job no longer decides the group's status."""
+        group = self.groups.get(group_id)
+        if group is None:
+            raise KeyError(f"no protection group {group_id}")
+        if status is not None:
+            if not isinstance(status, str) or not status:
+                raise ValueError("status must be a non-empty string")
+            group.status = status
+            group.pending = None
+        group.fields.update(fields)
 
     def fail_next(self, job_type: str, times: int = 1) -> None:
         """Make the next ``times`` jobs of ``job_type`` end in FAIL."""
@@ -183,6 +200,7 @@ class ResourceModel:
                 elif status == "FAIL":
                     resource.pending = None
                     resource.status = on_failure
+                    self._record_failure(job_id, resource_id)
 
     def _start(
         self, resource: Resource, transition: Transition, entities: dict[str, str], *, delete_on_success: bool = False
@@ -202,7 +220,43 @@ class ResourceModel:
         )
         resource.status = transition.during
         resource.pending = (job_id, None if delete_on_success else transition.on_success, transition.on_failure)
+        group_id = entities.get("server_group_id", resource.id)
+        self._started[job_id] = (transition.job_type, group_id, transition.during)
         return 200, {"job_id": job_id}
+
+    def _record_failure(self, job_id: str, resource_id: str) -> None:
+        # "Querying Failed Tasks": failure_status names the operation that failed (startFail, failoverFail...).
+        job_type, group_id, during = self._started.get(job_id, ("", resource_id, ""))
+        failure = {
+            "creating": "createFail",
+            "deleting": "deleteFail",
+            "starting": "startFail",
+            "stopping": "stopFail",
+            "reversing": "reverseFail",
+            "failing-over": "failoverFail",
+            "reprotecting": "reprotectFail",
+        }.get(during, "")
+        kind = "server_groups" if resource_id in self.groups else "disaster_recovery_drills"
+        self.failure_jobs.append(
+            {
+                "job_id": job_id,
+                "job_type": job_type,
+                "failure_status": failure,
+                "resource_id": resource_id,
+                "resource_type": kind,
+                "server_group_id": group_id,
+                "error_code": "SDRS.0206",
+                "fail_reason": "The job failed.",
+            }
+        )
+
+    def list_failure_jobs(self, query: Mapping[str, str]) -> Answer:
+        wanted = query.get("server_group_id")
+        if wanted:
+            jobs = [job for job in self.failure_jobs if job["server_group_id"] == wanted]
+        else:
+            jobs = [job for job in self.failure_jobs if job["resource_type"] == "server_groups"]
+        return 200, {"failure_jobs": jobs, "count": len(jobs)}
 
     def list_groups(self, query: Mapping[str, str]) -> Answer:
         wanted = query.get("name")

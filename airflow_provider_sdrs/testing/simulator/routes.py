@@ -86,6 +86,7 @@ SDRS_ROUTES: tuple[Route[Handler], ...] = (
     Route("GET", _PROJECT + "/disaster-recovery-drills", api.list_drills, authenticated=True),
     Route("POST", _PROJECT + "/disaster-recovery-drills", api.create_drill, authenticated=True),
     Route("GET", _PROJECT + "/disaster-recovery-drills/{drill_id}", api.get_drill, authenticated=True),
+    Route("GET", _PROJECT + "/task-center/failure-jobs", api.list_failure_jobs, authenticated=True),
     Route("DELETE", _PROJECT + "/disaster-recovery-drills/{drill_id}", api.delete_drill, authenticated=True),
     # Any other path of the project: the gateway still authenticates it before it answers 404.
     Route("*", "/v1/{project_id:[^/]*}{rest:(?:/.*)?}", api.not_found, authenticated=True),

@@ -149,6 +149,11 @@ class SdrsSimulator:
         """Create a protection group in ``status`` at once (no job); returns its id."""
         return self.model.add_group(status=status, name=name, **fields)
 
+    def set_group(self, group_id: str, *, status: str | None = None, **fields: Any) -> None:
+        """Put a protection group into ``status`` at once (``error-failing-over``, say), and/or set fields of
+        its document (``replication_status``, ``progress``); an operation in progress on it is forgotten."""
+        self.model.set_group(group_id, status=status, **fields)
+
     def add_drill(self, server_group_id: str, *, status: str = "available", name: str = "drill-1") -> str:
         """Create a DR drill in ``status`` at once (no job); returns its id."""
         return self.model.add_drill(server_group_id, status=status, name=name)
