@@ -11,12 +11,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS ?= test
 
-.PHONY: help venv lint typecheck unit pytest test e2e e2e-celery demo demo-events bench fault-matrix clean
+.PHONY: help venv lint typecheck unit pytest test e2e e2e-celery demo demo-events ui bench fault-matrix clean
 
 help:
 	@echo "make test          - set up $(VENV) (Airflow $(AIRFLOW_VERSION)), run ruff, mypy and pytest (all but e2e)"
 	@echo "make demo          - set up, start the SDRS simulator, run example DAG sdrs_dr_drill with 'airflow dags test'"
 	@echo "make demo-events   - a planned failover whose asset event starts sdrs_failover_followup (airflow dags test)"
+	@echo "make ui            - airflow standalone with the simulator and the example DAGs: the Disaster recovery page"
 	@echo "make lint          - ruff check and ruff format --check"
 	@echo "make typecheck     - mypy"
 	@echo "make unit          - tests/unit only: the pieces on their own, no simulator"
@@ -69,6 +70,9 @@ demo: $(STAMP)
 demo-events: $(STAMP)
 	$(BIN)/python scripts/demo_events.py
 
+ui: $(STAMP)
+	$(BIN)/python scripts/ui.py
+
 fault-matrix: $(STAMP)
 	SDRS_FAULT_MATRIX_OUT=docs/fault-matrix.md $(BIN)/pytest -q tests/integration/test_fault_matrix.py
 
@@ -80,4 +84,4 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/triggers.py $(BENCH_ARGS)
 
 clean:
-	rm -rf .venv .venv-* .demo .demo-events .pytest_cache .mypy_cache .ruff_cache .hypothesis .e2e-artifacts *.egg-info
+	rm -rf .venv .venv-* .demo .demo-events .ui .pytest_cache .mypy_cache .ruff_cache .hypothesis .e2e-artifacts *.egg-info

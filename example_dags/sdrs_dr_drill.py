@@ -5,8 +5,9 @@
 3. ``measure_recovery`` takes the recovery time from the drill job (begin to end) and fails the run when it
    exceeds the ``target_rto_seconds`` param;
 4. ``delete_drill`` always runs (``trigger_rule="all_done"``), so a failed step never leaves a drill behind;
-5. ``publish_report`` always runs too: it writes the drill report (JSON and Markdown) and returns it as
-   XCom, then fails the run if the drill did not pass, so a failed drill is never a green run.
+5. ``publish_report`` always runs too: it writes the drill report (JSON and Markdown), pushes it as the
+   ``drill_report`` XCom (the Disaster recovery page reads it) and returns it, then fails the run if the drill
+   did not pass, so a failed drill is never a green run.
 
 Every SDRS step is safe to retry or re-run: the operators read the drill or group before submitting.
 Set the ``SDRS_EXAMPLE_POLL_SECONDS`` environment variable to poll faster (as ``make demo`` does).
@@ -164,6 +165,9 @@ with DAG(
         (folder / f"{stem}.md").write_text(markdown)
         print(markdown)
         print(f"Drill report written to {folder / stem}.json and .md")
+        # Under its own key too, so that a failed drill's report is kept (a failed task returns nothing):
+        # the Disaster recovery page reads it.
+        ti.xcom_push(key="drill_report", value=report)
         if not passed:
             raise AirflowFailException(f"the DR drill did not pass; report in {folder / stem}.md")
         return report

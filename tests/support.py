@@ -249,3 +249,56 @@ class TlsFront(LoopbackServer):
                 sink.close()
 
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+
+# -- Airflow's API server, in process --------------------------------------------------------------------
+
+#: The users of the simple auth manager in the UI tests: name -> role.
+UI_USERS = {"admin": "admin", "op": "op", "viewer": "viewer"}
+
+
+class AirflowApi:
+    """Airflow's whole FastAPI app (plugins mounted) behind a test client, with the simple auth manager's
+    users of :data:`UI_USERS` and their passwords."""
+
+    def __init__(self, client: Any, passwords: dict[str, str]) -> None:
+        self.client = client
+        self.passwords = passwords
+
+    def login(self, username: str) -> dict[str, str]:
+        """Sign in as ``username`` with its password (``POST /auth/token``); the headers that carry the JWT."""
+        answer = self.client.post("/auth/token", json={"username": username, "password": self.passwords[username]})
+        assert answer.status_code == 201, answer.text
+        return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def airflow_api(folder: Path) -> Any:
+    """A context manager giving an :class:`AirflowApi`; the auth settings are undone at its end."""
+    import contextlib
+    import secrets
+
+    import pytest
+
+    @contextlib.contextmanager
+    def running():
+        passwords = {name: secrets.token_hex(12) for name in UI_USERS}
+        password_file = folder / "simple-auth-passwords.json"
+        password_file.write_text(json.dumps(passwords))
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv(
+                "AIRFLOW__CORE__AUTH_MANAGER",
+                "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+            )
+            patch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", ",".join(f"{u}:{r}" for u, r in UI_USERS.items()))
+            patch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "False")
+            patch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", str(password_file))
+            patch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", secrets.token_hex(32))
+            from airflow.api_fastapi.app import create_app, purge_cached_app
+            from fastapi.testclient import TestClient
+
+            try:
+                yield AirflowApi(TestClient(create_app()), passwords)
+            finally:
+                purge_cached_app()
+
+    return running()

@@ -38,6 +38,8 @@ import requests
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON_BIN = Path(sys.executable).parent
+#: The simple auth manager's users: name -> role. The suite signs in as them, with real passwords.
+USERS = {"admin": "admin", "operator": "op"}
 
 
 def free_port() -> int:
@@ -224,6 +226,8 @@ class Deployment:
     env: dict[str, str] = field(default_factory=dict)
     #: TriggererJob id of each triggerer process, by name.
     triggerer_jobs: dict[str, int] = field(default_factory=dict)
+    #: The password of each of USERS.
+    passwords: dict[str, str] = field(default_factory=dict)
     _token: str | None = None
 
     # -- bring-up ---------------------------------------------------------------------------------------
@@ -325,6 +329,8 @@ class Deployment:
         self.api_port = free_port()
         api = f"http://127.0.0.1:{self.api_port}"
         base = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
+        self.passwords = {name: secrets.token_urlsafe(12) for name in USERS}
+        (self.root / "passwords.json").write_text(json.dumps(self.passwords))
         self.env = {
             **base,
             "AIRFLOW_HOME": str(self.root / "airflow-home"),
@@ -337,7 +343,8 @@ class Deployment:
             "AIRFLOW__CORE__AUTH_MANAGER": (
                 "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
             ),
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{name}:{role}" for name, role in USERS.items()),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.root / "passwords.json"),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
             "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
             "AIRFLOW__API__BASE_URL": api,
@@ -430,12 +437,17 @@ class Deployment:
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.api_port}"
 
-    def token(self) -> str:
-        if self._token is None:
-            answer = requests.get(f"{self.api_url}/auth/token", timeout=10)
-            answer.raise_for_status()
-            self._token = answer.json()["access_token"]
-        return self._token
+    def token(self, username: str = "admin") -> str:
+        """A JWT of ``username``, signed in with its password (the admin's is kept)."""
+        if username == "admin" and self._token is not None:
+            return self._token
+        credentials = {"username": username, "password": self.passwords[username]}
+        answer = requests.post(f"{self.api_url}/auth/token", json=credentials, timeout=10)
+        answer.raise_for_status()
+        token = answer.json()["access_token"]
+        if username == "admin":
+            self._token = token
+        return token
 
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
         headers = {"Authorization": f"Bearer {self.token()}", **kwargs.pop("headers", {})}

@@ -1,47 +1,27 @@
 """The Airflow UI in a real browser (Debian's Chromium driven by Playwright): connection form, Test button, links.
 
-Screenshots land in .e2e-artifacts/ (not committed).
+Screenshots land in .e2e-artifacts/ (not committed). The browser signs in as the deployment's admin.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 
-from .deployment import REPO, Deployment, wait_for
+from .browser import chromium, shot, sign_in
+from .deployment import Deployment, wait_for
 
 pytestmark = pytest.mark.e2e
-
-ARTIFACTS = REPO / ".e2e-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-# Without the background-networking flags Chromium keeps dialling Google's hosts, which this network refuses.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as running:
+        yield running
 
 
 @pytest.fixture
@@ -49,18 +29,11 @@ def page(browser: Any, deployment: Deployment) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(30_000)
-    # simple_auth_manager_all_admins: this route logs the browser in without credentials.
-    page.goto(f"{deployment.api_url}/auth/token/login?next={deployment.api_url}/connections")
+    sign_in(page, deployment, "admin", "/connections")
     try:
         yield page
     finally:
         context.close()
-
-
-def shot(page: Any, name: str) -> Path:
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
 
 
 def open_sdrs_form(page: Any, conn_id: str) -> Any:

@@ -166,3 +166,44 @@ def test_tls_verification_is_on_by_default_and_turning_it_off_warns(sdrs_connect
     monkeypatch.setenv("AIRFLOW_CONN_SDRS_DEFAULT", json.dumps(connection))
     assert SdrsHook()._settings.verify is False
     assert "turns TLS certificate verification off" in capsys.readouterr().out
+
+
+def test_the_disaster_recovery_pages_show_no_secret(sim, monkeypatch, tmp_path):
+    """The posture page, the job tab and their JSON, for a password connection (an IAM token is issued), an
+    AK/SK one with a security token, and one whose secret SDRS refuses."""
+    from airflow_provider_sdrs.ui import sdrs_reads
+    from tests.support import airflow_api
+
+    use(monkeypatch, sim, "password")
+    monkeypatch.setenv("AIRFLOW_CONN_SDRS_AKSK", sim.connection_json("aksk"))
+    wrong = json.loads(sim.connection_json("aksk"))
+    wrong["password"] = "wrong-" + SECRET_KEY
+    monkeypatch.setenv("AIRFLOW_CONN_SDRS_WRONG", json.dumps(wrong))
+    monkeypatch.setenv("AIRFLOW__SDRS__UI_CONNECTIONS", "sdrs_default,sdrs_aksk,sdrs_wrong")
+    group_id = sim.add_group(status="protected", name="erp-hygiene")
+    runs = [load("sdrs_dr_drill").test(run_conf={"server_group_id": group_id, "report_dir": str(tmp_path)})]
+    sim.resources.fail_next("createDisasterRecoveryDrill")
+    runs.append(load("sdrs_dr_drill").test(run_conf={"server_group_id": group_id, "report_dir": str(tmp_path)}))
+    assert [str(run.state) for run in runs] == ["success", "failed"]
+    sdrs_reads.CACHE.clear()
+
+    seen: list[str] = []
+    with airflow_api(tmp_path) as api:
+        headers = api.login("admin")
+        for path in ("/sdrs/posture", "/sdrs/api/posture"):
+            seen.append(api.client.get(path, headers=headers).text)
+        for run in runs:
+            for ti in run.get_task_instances():
+                params = {"dag_id": ti.dag_id, "run_id": ti.run_id, "task_id": ti.task_id, "map_index": -1}
+                for path in ("/sdrs/job", "/sdrs/api/job"):
+                    seen.append(api.client.get(path, params=params, headers=headers).text)
+    sdrs_reads.CACHE.clear()
+
+    everything = "\n".join(seen)
+    # The haystack is real: groups through both good connections, the refusal, a failed job's sub-jobs.
+    assert everything.count("erp-hygiene") >= 2 and "SDRS could not be read" in everything
+    assert '<tr class="sub-job">' in everything and "createDisasterRecoveryDrill" in everything
+    tokens = list(sim.tokens)
+    assert tokens, "the password connection should have been issued an IAM token"
+    for value in [SECRET_KEY, PASSWORD, SECURITY_TOKEN, *tokens]:
+        assert value not in everything, f"a secret ({value[:6]}...) leaked into a page"
