@@ -66,7 +66,7 @@ def connection_ids(settings: UiSettings) -> list[str]:
     from sqlalchemy import select
 
     with create_session() as session:
-        found = list(
+        found: list[str] = list(
             session.scalars(
                 select(Connection.conn_id).where(Connection.conn_type == "sdrs").order_by(Connection.conn_id)
             )

@@ -60,7 +60,7 @@ def drill_reports(dag_ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
     readable = sorted(set(dag_ids))
     if not readable:
         return {}
-    query = (
+    query: Any = (
         select(XComModel.dag_id, XComModel.run_id, XComModel.value, XComModel.timestamp)
         .where(XComModel.key == DRILL_REPORT_KEY, XComModel.dag_id.in_(readable))
         .order_by(XComModel.timestamp.desc())
@@ -180,7 +180,7 @@ def _xcom(ti: Any, key: str, session: Any) -> Any:
     from airflow.models.xcom import XComModel
     from sqlalchemy import select
 
-    query = select(XComModel.value).where(
+    query: Any = select(XComModel.value).where(
         XComModel.dag_id == ti.dag_id,
         XComModel.run_id == ti.run_id,
         XComModel.task_id == ti.task_id,
