@@ -34,8 +34,8 @@ _COLLECTIONS = {
     DRILLS: DRILLS,
     "drills": DRILLS,
 }
-# eu-de, eu-nl, ap-southeast-1, cn-north-4...
-_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+(?:-[0-9]+)?")
+# eu-de, eu-nl, eu-ch2, ap-southeast-1, cn-north-4...: what a connection's region may be.
+_REGION = re.compile(r"[a-z]{2}(?:-[a-z0-9]+){1,3}", re.ASCII)
 # IAM project ids are 32 hexadecimal characters.
 _PROJECT = re.compile(r"[0-9a-f]{32}")
 _RESOURCE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")

@@ -42,6 +42,14 @@ def test_spellings_of_one_group_are_one_asset(spelling):
     assert Asset(uri=spelling, name="g").uri == CANONICAL
 
 
+@pytest.mark.parametrize("region", ["eu-ch2", "ap-southeast-3", "cn-north-4", "la-south-2", "eu-west-101"])
+def test_every_region_a_connection_accepts_names_assets(region):
+    """Open Telekom Cloud Switzerland is eu-ch2: a connection there must be able to name its groups."""
+    uri = f"sdrs://{region.upper()}/{PROJECT}/server-groups/{GROUP}"
+    assert Asset(uri=uri, name="g").uri == f"sdrs://{region}/{PROJECT}/server-groups/{GROUP}"
+    assert protection_group_asset(GROUP, region=region, project_id=PROJECT).uri.startswith(f"sdrs://{region}/")
+
+
 @pytest.mark.parametrize(
     ("uri", "says"),
     [
