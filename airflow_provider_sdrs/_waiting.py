@@ -594,7 +594,8 @@ class GroupTransitions(Watch):
             # and text on one line, clipped.
             if not is_safe_id(group_id):
                 continue
-            if self.server_group_id is not None and group_id != self.server_group_id:
+            # Ids are UUIDs: an id spelt in upper case names the group SDRS lists in lower case.
+            if self.server_group_id is not None and group_id.lower() != self.server_group_id.lower():
                 continue
             raw_status = resource_status(group)
             status = None if raw_status is None else clean(raw_status, MAX_STATUS)
@@ -623,7 +624,7 @@ class GroupTransitions(Watch):
                 )
             if status != previous:
                 self.log.info("protection group %s: %s -> %s", group_id, previous or "(first seen)", status)
-        if self.server_group_id is not None and not seen and self.server_group_id in self.known:
+        if self.server_group_id is not None and not seen and self.known:
             self.log.warning("protection group %s is no longer listed", self.server_group_id)
         self.known = seen
         return {"status": "success", "transitions": transitions} if transitions else None
