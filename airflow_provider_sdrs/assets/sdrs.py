@@ -91,6 +91,10 @@ def sdrs_uri(*, region: str, project_id: str, server_group_id: str | None = None
     """
     if server_group_id is not None and drill_id is not None:
         raise ValueError("give server_group_id or drill_id, not both")
+    for field, value in (("server_group_id", server_group_id), ("drill_id", drill_id)):
+        # Checked before the URI is built: an empty id would name every group, and "id#x" the group "id".
+        if value is not None and not (isinstance(value, str) and _RESOURCE_ID.fullmatch(value)):
+            raise ValueError(f"{field} must be an SDRS id (letters, digits, '-' and '_'), got {value!r:.100}")
     if drill_id is not None:
         tail = f"{DRILLS}/{drill_id}"
     elif server_group_id is not None:

@@ -85,6 +85,25 @@ def test_the_provider_info_registers_the_scheme():
     assert entry["schemes"] == ["sdrs"] and getattr(import_module(module), name) is sanitize_uri
 
 
+@pytest.mark.parametrize(
+    ("ids", "field"),
+    [
+        ({"server_group_id": ""}, "server_group_id"),
+        ({"server_group_id": f"{GROUP}#x"}, "server_group_id"),
+        ({"drill_id": f"{GROUP}#"}, "drill_id"),
+        ({"drill_id": f"{GROUP}?x=1"}, "drill_id"),
+    ],
+)
+def test_helpers_refuse_an_id_that_would_name_another_resource(ids, field):
+    """An empty id (an unset variable) must not become every group of the project, nor "id#x" the group "id"."""
+    with pytest.raises(ValueError, match=field):
+        sdrs_uri(region="eu-de", project_id=PROJECT, **ids)
+    with pytest.raises(ValueError, match=field):
+        (drill_asset if "drill_id" in ids else protection_group_asset)(
+            next(iter(ids.values())), region="eu-de", project_id=PROJECT
+        )
+
+
 def test_helpers_build_normalised_assets():
     group = protection_group_asset(GROUP.upper(), region="eu-de", project_id=PROJECT)
     assert (group.uri, group.name) == (CANONICAL, f"sdrs-group-{GROUP}")
