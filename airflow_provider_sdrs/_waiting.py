@@ -586,20 +586,33 @@ class GroupTransitions(Watch):
         observed_at = datetime.now(timezone.utc).isoformat()
         transitions: list[dict[str, Any]] = []
         seen: dict[str, str] = {}
+        listed: dict[str, tuple[str | None, Any]] = {}
+        unclear: set[str] = set()
         for group in groups:
             group_id = group.get("id")
-            raw_status = resource_status(group)
             # Ids end up in paths of downstream reads, statuses and names in events and logs: only safe ids,
             # and text on one line, clipped.
-            if not is_safe_id(group_id) or raw_status is None:
+            if not is_safe_id(group_id):
                 continue
-            if self.server_group_id is not None and group_id != self.server_group_id:
+            # Ids are UUIDs: an id spelt in upper case names the group SDRS lists in lower case.
+            if self.server_group_id is not None and group_id.lower() != self.server_group_id.lower():
                 continue
-            status = clean(raw_status, MAX_STATUS)
-            seen[group_id] = status
+            raw_status = resource_status(group)
+            status = None if raw_status is None else clean(raw_status, MAX_STATUS)
+            if status is None or (group_id in listed and listed[group_id][0] != status):
+                unclear.add(group_id)
+            listed.setdefault(group_id, (status, group.get("name")))
+        for group_id, (status, name) in listed.items():
             previous = self.known.get(group_id)
+            if status is None or group_id in unclear:
+                # A group listed without a status, or twice with two, says nothing new about it: it keeps the
+                # last status seen, so that the next clear listing neither fires again nor misses a change.
+                if previous is not None:
+                    seen[group_id] = previous
+                self.log.warning("protection group %s is listed without one clear status; ignoring it", group_id)
+                continue
+            seen[group_id] = status
             if status != previous and status_matches(status, self.watched):
-                name = group.get("name")
                 transitions.append(
                     {
                         "server_group_id": group_id,
@@ -611,7 +624,7 @@ class GroupTransitions(Watch):
                 )
             if status != previous:
                 self.log.info("protection group %s: %s -> %s", group_id, previous or "(first seen)", status)
-        if self.server_group_id is not None and not seen and self.server_group_id in self.known:
+        if self.server_group_id is not None and not seen and self.known:
             self.log.warning("protection group %s is no longer listed", self.server_group_id)
         self.known = seen
         return {"status": "success", "transitions": transitions} if transitions else None

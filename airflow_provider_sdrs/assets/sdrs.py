@@ -34,8 +34,8 @@ _COLLECTIONS = {
     DRILLS: DRILLS,
     "drills": DRILLS,
 }
-# eu-de, eu-nl, ap-southeast-1, cn-north-4...
-_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+(?:-[0-9]+)?")
+# eu-de, eu-nl, eu-ch2, ap-southeast-1, cn-north-4...: what a connection's region may be.
+_REGION = re.compile(r"[a-z]{2}(?:-[a-z0-9]+){1,3}", re.ASCII)
 # IAM project ids are 32 hexadecimal characters.
 _PROJECT = re.compile(r"[0-9a-f]{32}")
 _RESOURCE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -91,6 +91,10 @@ def sdrs_uri(*, region: str, project_id: str, server_group_id: str | None = None
     """
     if server_group_id is not None and drill_id is not None:
         raise ValueError("give server_group_id or drill_id, not both")
+    for field, value in (("server_group_id", server_group_id), ("drill_id", drill_id)):
+        # Checked before the URI is built: an empty id would name every group, and "id#x" the group "id".
+        if value is not None and not (isinstance(value, str) and _RESOURCE_ID.fullmatch(value)):
+            raise ValueError(f"{field} must be an SDRS id (letters, digits, '-' and '_'), got {value!r:.100}")
     if drill_id is not None:
         tail = f"{DRILLS}/{drill_id}"
     elif server_group_id is not None:

@@ -38,6 +38,18 @@ class Access:
             )
         )
 
+    def dag_ids_for(self, entity: str) -> frozenset[str]:
+        """The DAGs whose ``entity`` (``TASK_INSTANCE``, ``XCOM``) the user may read: none without the right to
+        read that entity at all, as Airflow's own list endpoints decide."""
+        from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+
+        if not self.dag_ids:
+            return frozenset()
+        allowed = _auth_manager().is_authorized_dag(
+            method="GET", access_entity=DagAccessEntity[entity], details=DagDetails(id=None), user=self.user
+        )
+        return self.dag_ids if allowed else frozenset()
+
     def can_read_task_instances(self, dag_id: str) -> bool:
         from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
 

@@ -19,6 +19,8 @@ from airflow_provider_sdrs.ui.settings import UiSettings
 
 #: Pages that show live state must not be kept by a browser or a proxy.
 NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+#: The largest map index a task instance can have (a 32-bit database integer).
+MAX_MAP_INDEX = 2**31 - 1
 
 
 def _posture(access: Access) -> dict[str, Any]:
@@ -29,11 +31,16 @@ def _map_index(text: str) -> int:
     """The tab's ``map_index``: the UI leaves its ``{MAP_INDEX}`` placeholder in place for a task that is not
     mapped."""
     try:
-        return int(text)
+        index = int(text)
     except ValueError:
         if text in ("", "{MAP_INDEX}"):
             return -1
         raise HTTPException(status_code=422, detail="map_index must be a whole number") from None
+    # Airflow's map indexes are -1 (not mapped) or a database integer: anything else no task has, and would
+    # overflow the query.
+    if not -1 <= index <= MAX_MAP_INDEX:
+        raise HTTPException(status_code=422, detail=f"map_index must be from -1 to {MAX_MAP_INDEX}")
+    return index
 
 
 def job_view(access: Access, dag_id: str, run_id: str, task_id: str, map_index: int) -> dict[str, Any]:

@@ -95,9 +95,12 @@ def build(access: Access, settings: UiSettings) -> dict[str, Any]:
     """The posture document for ``access``'s user."""
     now = datetime.now(timezone.utc)
     shown = [conn_id for conn_id in connection_ids(settings) if access.can_read_connection(conn_id)]
-    reports = history.drill_reports(access.dag_ids)
-    flying = history.in_flight(access.dag_ids)
-    failed = history.failed_recently(access.dag_ids)
+    # Drill reports are XComs, the work in flight and failed are task instances: each only where the user may
+    # read that, not merely the DAG.
+    reports = history.drill_reports(access.dag_ids_for("XCOM"))
+    task_dags = access.dag_ids_for("TASK_INSTANCE")
+    flying = history.in_flight(task_dags)
+    failed = history.failed_recently(task_dags)
     readable_connections: dict[str, bool] = {conn_id: True for conn_id in shown}
 
     def may_read(conn_id: str) -> bool:

@@ -42,6 +42,14 @@ def test_spellings_of_one_group_are_one_asset(spelling):
     assert Asset(uri=spelling, name="g").uri == CANONICAL
 
 
+@pytest.mark.parametrize("region", ["eu-ch2", "ap-southeast-3", "cn-north-4", "la-south-2", "eu-west-101"])
+def test_every_region_a_connection_accepts_names_assets(region):
+    """Open Telekom Cloud Switzerland is eu-ch2: a connection there must be able to name its groups."""
+    uri = f"sdrs://{region.upper()}/{PROJECT}/server-groups/{GROUP}"
+    assert Asset(uri=uri, name="g").uri == f"sdrs://{region}/{PROJECT}/server-groups/{GROUP}"
+    assert protection_group_asset(GROUP, region=region, project_id=PROJECT).uri.startswith(f"sdrs://{region}/")
+
+
 @pytest.mark.parametrize(
     ("uri", "says"),
     [
@@ -75,6 +83,25 @@ def test_the_provider_info_registers_the_scheme():
     (entry,) = get_provider_info()["asset-uris"]
     module, _, name = entry["handler"].rpartition(".")
     assert entry["schemes"] == ["sdrs"] and getattr(import_module(module), name) is sanitize_uri
+
+
+@pytest.mark.parametrize(
+    ("ids", "field"),
+    [
+        ({"server_group_id": ""}, "server_group_id"),
+        ({"server_group_id": f"{GROUP}#x"}, "server_group_id"),
+        ({"drill_id": f"{GROUP}#"}, "drill_id"),
+        ({"drill_id": f"{GROUP}?x=1"}, "drill_id"),
+    ],
+)
+def test_helpers_refuse_an_id_that_would_name_another_resource(ids, field):
+    """An empty id (an unset variable) must not become every group of the project, nor "id#x" the group "id"."""
+    with pytest.raises(ValueError, match=field):
+        sdrs_uri(region="eu-de", project_id=PROJECT, **ids)
+    with pytest.raises(ValueError, match=field):
+        (drill_asset if "drill_id" in ids else protection_group_asset)(
+            next(iter(ids.values())), region="eu-de", project_id=PROJECT
+        )
 
 
 def test_helpers_build_normalised_assets():

@@ -295,3 +295,64 @@ def test_hostile_listings_give_bounded_one_line_events_and_skip_unsafe_ids(sdrs_
     for text in (event["status"], event["name"]):
         assert len(text) <= 128 and "\n" not in text and "\r" not in text and "\x1b" not in text
     assert event["status"].startswith("error-x")
+
+
+@pytest.fixture
+def hostile_listing(sdrs_connection):
+    """A list of groups, served as the listing while the test runs, as a hostile SDRS may send it."""
+    from aiohttp import web
+
+    from airflow_provider_sdrs.testing.simulator.routes import SDRS_ROUTES
+
+    sim = sdrs_connection.simulator
+    groups: list[dict] = []
+
+    async def listing(simulator, request, params):
+        return web.json_response({"server_groups": list(groups)})
+
+    sim.add_route("GET", "/v1/{project_id}/server-groups", listing, name="hostile-listing")
+    yield groups
+    # Added routes outlive the simulator's reset: take this one away for the next tests.
+    sim._added_routes[:] = [route for route in sim._added_routes if route.name != "hostile-listing"]
+    sim._routes = (*sim._added_routes, *SDRS_ROUTES)
+
+
+def test_a_group_listed_twice_with_two_statuses_does_not_fire_on_every_listing(sdrs_connection, hostile_listing):
+    sim = sdrs_connection.simulator
+    group_id = "5b2a07bb-2a66-4f2c-9c23-c2b1b3c9e0a1"
+    groups = hostile_listing
+    groups.append({"id": group_id, "name": "erp", "status": "protected"})
+
+    def duplicate() -> None:
+        # A listing that shows the group twice (a page boundary moving under a status change).
+        groups.append({"id": group_id, "name": "erp", "status": "error-failing-over"})
+        groups.append({"id": group_id, "name": "erp", "status": "protected"})
+
+    periods = watch(watcher(), [duplicate, lambda: None], sim)
+    assert periods[0] == []
+    # What the group's status is cannot be told from such a listing: nothing fires, listing after listing.
+    assert periods[1] == [] and periods[2] == []
+
+
+def test_a_group_listed_once_without_a_status_does_not_fire_again_when_it_is_back(sdrs_connection, hostile_listing):
+    sim = sdrs_connection.simulator
+    group_id = "5b2a07bb-2a66-4f2c-9c23-c2b1b3c9e0a1"
+    groups = hostile_listing
+    groups.append({"id": group_id, "name": "erp", "status": "error-starting"})
+
+    def set_status(status: object) -> Callable[[], None]:
+        return lambda: groups.__setitem__(0, {"id": group_id, "name": "erp", "status": status})
+
+    periods = watch(watcher(), [set_status(None), set_status(7), set_status("error-starting")], sim)
+    assert [(e["previous_status"], e["status"]) for e in periods[0]] == [(None, "error-starting")]
+    # A listing without a readable status says nothing new about the group: it stayed in error-starting.
+    assert periods[1] == [] and periods[2] == [] and periods[3] == []
+
+
+def test_watching_one_group_by_an_upper_case_spelling_of_its_id_fires(sdrs_connection):
+    """SDRS ids are UUIDs, which the sdrs:// asset scheme already takes in either case."""
+    sim = sdrs_connection.simulator
+    mine = sim.add_group(status="protected", name="mine")
+    periods = watch(watcher(server_group_id=mine.upper()), [lambda: sim.set_group(mine, status="error-stopping")], sim)
+    assert periods[0] == []
+    assert [(e["server_group_id"], e["status"]) for e in periods[1]] == [(mine, "error-stopping")]

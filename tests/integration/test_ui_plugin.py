@@ -382,6 +382,14 @@ def test_the_tab_finds_a_run_id_whose_plus_came_unencoded(world):
     assert bad.status_code == 422 and "map_index" in bad.text
 
 
+@pytest.mark.parametrize("map_index", ["99999999999999999999", "-2", "4294967296"])
+def test_a_map_index_no_task_can_have_is_refused_naming_it(world, map_index):
+    params = {**world.failed_job, "map_index": map_index}
+    for path in ("/sdrs/api/job", "/sdrs/job"):
+        answer = world.api.client.get(path, params=params, headers=world.api.login("admin"))
+        assert answer.status_code == 422 and "map_index" in answer.text, answer.text
+
+
 def test_airflow_lists_the_plugin_with_its_page_and_tab(world):
     answer = world.api.client.get("/api/v2/plugins", headers=world.api.login("admin"))
     assert answer.status_code == 200, answer.text

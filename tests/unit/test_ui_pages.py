@@ -139,3 +139,35 @@ def test_loading_the_plugin_leaves_the_pages_app_unimported():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip().splitlines()[-2:] == ["[]", "/sdrs"]
+
+
+def test_the_posture_shows_task_instances_and_drill_reports_only_to_who_may_read_them(monkeypatch):
+    """A role may read a DAG but not its task instances or XComs (FAB roles can be made so)."""
+    from airflow_provider_sdrs.ui import access as access_module
+    from airflow_provider_sdrs.ui import history, posture
+    from airflow_provider_sdrs.ui.access import Access
+    from airflow_provider_sdrs.ui.settings import UiSettings
+
+    class DagsOnly:
+        def is_authorized_dag(self, *, method, access_entity=None, details=None, user=None):
+            return access_entity is None
+
+        def is_authorized_connection(self, *, method, details=None, user=None):
+            return False
+
+    asked: dict[str, set[str]] = {}
+
+    def recorder(name: str, empty):
+        def read(dag_ids, *args, **kwargs):
+            asked[name] = set(dag_ids)
+            return empty
+
+        return read
+
+    monkeypatch.setattr(access_module, "_auth_manager", DagsOnly)
+    monkeypatch.setattr(history, "drill_reports", recorder("reports", {}))
+    monkeypatch.setattr(history, "in_flight", recorder("in_flight", []))
+    monkeypatch.setattr(history, "failed_recently", recorder("failed", []))
+    who = Access(user=object(), dag_ids=frozenset({"sdrs_dr_drill"}))
+    posture.build(who, UiSettings(connections=("sdrs_default",)))
+    assert asked == {"reports": set(), "in_flight": set(), "failed": set()}
