@@ -432,7 +432,7 @@ def is_synchronised(document: dict[str, Any] | None) -> bool:
 
     SDRS documents ``replication_status`` (``active``: data synchronised; ``inactive``: not) and
     ``progress`` (synchronisation progress, 0-100 %). ``replication_status`` decides when it is present;
-    ``progress`` of exactly 100 only when it is not.
+    ``progress`` of 100 only when it is not (a JSON number: ``100`` or ``100.0``).
     """
     if not document:
         return False
@@ -440,7 +440,7 @@ def is_synchronised(document: dict[str, Any] | None) -> bool:
     if isinstance(replication, str):
         return replication == "active"
     progress = document.get("progress")
-    return isinstance(progress, int) and not isinstance(progress, bool) and progress == 100
+    return isinstance(progress, (int, float)) and not isinstance(progress, bool) and progress == 100
 
 
 def status_matches(status: str | None, patterns: frozenset[str] | tuple[str, ...]) -> bool:

@@ -498,3 +498,24 @@ def test_a_wait_polls_no_more_once_its_deadline_passed_so_a_timeout_is_a_timeout
     )
     assert payload["status"] == "timeout"
     assert all(moment < reads_made[0] + 0.2 for moment in reads_made)
+
+
+@pytest.mark.parametrize(
+    ("document", "synchronised"),
+    [
+        ({"replication_status": "active"}, True),
+        ({"replication_status": "inactive", "progress": 100}, False),
+        ({"progress": 100}, True),
+        ({"progress": 100.0}, True),
+        ({"progress": 99.5}, False),
+        ({"progress": True}, False),
+        ({"progress": "100"}, False),
+        ({"progress": float("nan")}, False),
+        ({}, False),
+        (None, False),
+    ],
+)
+def test_initial_synchronisation_is_read_from_the_documented_fields(document, synchronised):
+    from airflow_provider_sdrs._waiting import is_synchronised
+
+    assert is_synchronised(document) is synchronised
