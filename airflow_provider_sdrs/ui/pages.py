@@ -228,6 +228,23 @@ def _failed(tasks: list[dict[str, Any]]) -> str:
     )
 
 
+def _job_unknown(tasks: list[dict[str, Any]]) -> str:
+    """Failed SDRS tasks whose job could not be read: listed apart, since their job may have succeeded."""
+    if not tasks:
+        return ""
+    rows = "".join(
+        f'<tr class="job-unknown">{_task_cells(t)}{_job_cell(t)}<td>{_e(t.get("job_error") or DASH)}</td>'
+        f"<td>{_when(t.get('ended_at'))}</td></tr>"
+        for t in tasks
+    )
+    return (
+        "<h3>Failed SDRS tasks whose job could not be read</h3>"
+        '<p class="muted">The task failed; whether its SDRS job did is not known.</p>'
+        '<div id="failed-job-unknown"><table><thead><tr><th>DAG</th><th>Task</th><th>Run</th><th>SDRS job</th>'
+        f"<th>Why it is unknown</th><th>Ended</th></tr></thead><tbody>{rows}</tbody></table></div>"
+    )
+
+
 def posture_page(document: dict[str, Any]) -> str:
     cards = "".join(_connection_card(card) for card in document["connections"])
     if not cards:
@@ -240,6 +257,7 @@ def posture_page(document: dict[str, Any]) -> str:
         f'<div id="connections">{cards}</div>'
         f'<h2>SDRS work in flight</h2><div id="in-flight">{_in_flight(document["in_flight"])}</div>'
         f'<h2>SDRS jobs failed in the last 7 days</h2><div id="failed-jobs">{_failed(document["failed_jobs"])}</div>'
+        f"{_job_unknown(document.get('failed_tasks_job_unknown') or [])}"
     )
     return _page("Disaster recovery", body)
 

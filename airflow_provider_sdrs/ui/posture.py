@@ -163,16 +163,14 @@ def build(access: Access, settings: UiSettings) -> dict[str, Any]:
             )
         return view
 
-    failed_jobs = [
-        view
-        for view in map(with_job, failed)
-        # A task that failed before SDRS took a job (a refused precondition) is not an SDRS job failure.
-        if view["job_status"] == "FAIL" or view["job_error"]
-    ]
+    failed_views = [with_job(task) for task in failed]
     return {
         "generated_at": now.isoformat(),
         "cache_seconds": settings.cache_seconds,
         "connections": connections,
         "in_flight": [with_job(task) for task in flying],
-        "failed_jobs": failed_jobs,
+        # A task that failed before SDRS took a job (a refused precondition) is not an SDRS job failure.
+        "failed_jobs": [view for view in failed_views if view["job_status"] == "FAIL"],
+        # Nor is one whose job could not be read: that job may well have succeeded. Shown apart, as unknown.
+        "failed_tasks_job_unknown": [view for view in failed_views if view["job_error"]],
     }

@@ -191,11 +191,17 @@ def test_a_viewer_sees_the_dags_work_but_no_connection_nor_anything_read_through
     seen = get_posture(world, "viewer")
     assert seen["connections"] == []
     assert [t["job_id"] for t in seen["in_flight"] if t["task_id"] == "wait_for_job"] == [world.running_job]
-    for task in seen["in_flight"] + seen["failed_jobs"]:
+    # The failed drill's job cannot be read through a connection the viewer may not read: its task is listed
+    # as failed with its job unknown, never as a failed SDRS job.
+    assert seen["failed_jobs"] == []
+    unknown = [t for t in seen["failed_tasks_job_unknown"] if t["run_id"] == world.failed_job["run_id"]]
+    assert [t["task_id"] for t in unknown] == ["create_drill"]
+    for task in seen["in_flight"] + seen["failed_tasks_job_unknown"]:
         assert task["job_status"] is None and task["error_code"] is None
         assert "not readable" in task["job_error"]
     page = world.api.client.get("/sdrs/posture", headers=world.api.login("viewer")).text
     assert "No SDRS connection you may read" in page and "grp-protected" not in page
+    assert "whose job could not be read" in page and "No SDRS job failed in the last 7 days" in page
     tab = world.api.client.get("/sdrs/api/job", params=world.deferred, headers=world.api.login("viewer")).json()
     assert tab["job"] is None and "may not read connection sdrs_default" in tab["error"]
 
