@@ -23,8 +23,16 @@ NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 MAX_MAP_INDEX = 2**31 - 1
 
 
+def _settings() -> UiSettings:
+    """The ``[sdrs]`` options; a bad one is named to the signed-in user, where a bare 500 would say nothing."""
+    try:
+        return UiSettings.read()
+    except ValueError as error:
+        raise HTTPException(status_code=500, detail=f"The SDRS pages are misconfigured: {error}") from None
+
+
 def _posture(access: Access) -> dict[str, Any]:
-    return posture.build(access, UiSettings.read())
+    return posture.build(access, _settings())
 
 
 def _map_index(text: str) -> int:
@@ -57,7 +65,7 @@ def job_view(access: Access, dag_id: str, run_id: str, task_id: str, map_index: 
         task = history.find_task(dag_id, run_id.replace(" ", "+"), task_id, map_index)
     if task is None:
         raise HTTPException(status_code=404, detail="No such task instance")
-    settings = UiSettings.read()
+    settings = _settings()
     view: dict[str, Any] = {
         "task": {
             "dag_id": task.dag_id,

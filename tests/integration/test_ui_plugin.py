@@ -405,3 +405,13 @@ def test_airflow_lists_the_plugin_with_its_page_and_tab(world):
     assert views["sdrs-posture"]["destination"] == "nav" and views["sdrs-posture"]["href"] == "sdrs/posture"
     assert views["sdrs-job"]["destination"] == "task_instance"
     assert not any(view["href"].startswith(("/", "http")) for view in views.values())
+
+
+@pytest.mark.parametrize(("option", "value"), [("UI_CACHE_SECONDS", "half a minute"), ("UI_TIMEOUT", "0")])
+def test_a_bad_option_is_named_to_the_signed_in_user(world, monkeypatch, option, value):
+    monkeypatch.setenv(f"AIRFLOW__SDRS__{option}", value)
+    for path in ("/sdrs/api/posture", "/sdrs/posture"):
+        answer = world.api.client.get(path, headers=world.api.login("admin"))
+        assert answer.status_code == 500
+        assert f"ui_{option.lower()[3:]}" in answer.json()["detail"], answer.text
+    assert world.api.client.get("/sdrs/api/posture").status_code == 401
