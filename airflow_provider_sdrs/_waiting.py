@@ -533,6 +533,10 @@ def group_from_event(payload: dict[str, Any] | None, resource_id: str) -> dict[s
     return document
 
 
+#: Groups a group watch remembers the last status of, those listed last included.
+MAX_REMEMBERED_GROUPS = 5000
+
+
 @dataclass
 class GroupTransitions(Watch):
     """Watches the protection groups of one connection (or one of them) for transitions into watched statuses.
@@ -626,7 +630,12 @@ class GroupTransitions(Watch):
                 self.log.info("protection group %s: %s -> %s", group_id, previous or "(first seen)", status)
         if self.server_group_id is not None and not seen and self.known:
             self.log.warning("protection group %s is no longer listed", self.server_group_id)
-        self.known = seen
+        # A group missing from one listing (a page boundary, a glitch) keeps its last status: back in the same
+        # status, it is no new transition. Deleted groups never come back (ids are UUIDs); the memory is
+        # bounded by keeping the most recently seen of them.
+        missing = [(group_id, status) for group_id, status in self.known.items() if group_id not in seen]
+        room = max(0, MAX_REMEMBERED_GROUPS - len(seen))
+        self.known = {**dict(missing[max(0, len(missing) - room) :] if room else []), **seen}
         return {"status": "success", "transitions": transitions} if transitions else None
 
     def event(self, status: EventStatus, message: str, **extra: Any) -> dict[str, Any]:

@@ -356,3 +356,31 @@ def test_watching_one_group_by_an_upper_case_spelling_of_its_id_fires(sdrs_conne
     periods = watch(watcher(server_group_id=mine.upper()), [lambda: sim.set_group(mine, status="error-stopping")], sim)
     assert periods[0] == []
     assert [(e["server_group_id"], e["status"]) for e in periods[1]] == [(mine, "error-stopping")]
+
+
+def test_a_group_missing_from_one_listing_does_not_fire_again_when_it_is_back(sdrs_connection, hostile_listing):
+    sim = sdrs_connection.simulator
+    group_id = "5b2a07bb-2a66-4f2c-9c23-c2b1b3c9e0a1"
+    groups = hostile_listing
+    groups.append({"id": group_id, "name": "erp", "status": "error-failing-over"})
+    periods = watch(
+        watcher(),
+        [groups.clear, lambda: groups.append({"id": group_id, "name": "erp", "status": "error-failing-over"})],
+        sim,
+    )
+    assert [(e["previous_status"], e["status"]) for e in periods[0]] == [(None, "error-failing-over")]
+    # Gone from the listings for a while, then back where it was: no new transition.
+    assert periods[1] == [] and periods[2] == []
+
+
+def test_a_group_watch_remembers_a_bounded_number_of_groups():
+    import logging
+
+    from airflow_provider_sdrs._waiting import MAX_REMEMBERED_GROUPS, GroupTransitions
+
+    watch = GroupTransitions(logging.getLogger(__name__))
+    for start in range(0, MAX_REMEMBERED_GROUPS * 2, 1000):
+        watch.judge([{"id": f"{index:032x}", "status": "protected"} for index in range(start, start + 1000)])
+    assert len(watch.known) == MAX_REMEMBERED_GROUPS
+    newest = f"{MAX_REMEMBERED_GROUPS * 2 - 1:032x}"
+    assert newest in watch.known and f"{0:032x}" not in watch.known
