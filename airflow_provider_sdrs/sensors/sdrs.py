@@ -6,7 +6,7 @@ import time
 from collections.abc import Sequence
 from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import (
     AirflowFailException,
@@ -30,14 +30,180 @@ from airflow_provider_sdrs.links.sdrs import SdrsConsoleLink, push_console_link
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
+    from airflow.triggers.base import BaseTrigger
 
-    from airflow_provider_sdrs._waiting import GroupStatusWatch, JobWatch
+    from airflow_provider_sdrs._core.reads import Read
+    from airflow_provider_sdrs._waiting import GroupStatusWatch, JobWatch, Watch
     from airflow_provider_sdrs.hooks.sdrs import SdrsHook
 
 __all__ = ["SdrsJobSensor", "SdrsProtectionGroupSensor"]
 
 
-class SdrsJobSensor(BaseSensorOperator):
+class _SdrsWaitSensor(BaseSensorOperator):
+    """What the SDRS sensors share: their arguments' checks, the hook, and one wait on the shared wait logic
+    (:func:`airflow_provider_sdrs._waiting.wait`), in poke, reschedule and deferrable mode alike.
+
+    A sensor declares what it watches (:attr:`id_field`, :meth:`_new_watch`), how it reads it
+    (:meth:`_read`), what a verdict returns (:meth:`_result`), its console link and its trigger.
+    """
+
+    operator_extra_links = (SdrsConsoleLink(),)
+    ui_color = "#dbe9f6"
+    #: The argument holding the id of what is watched.
+    id_field: ClassVar[str]
+
+    def __init__(
+        self,
+        *,
+        sdrs_conn_id: str = "sdrs_default",
+        poke_interval: float | timedelta = 10,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_retry_limit: int = 4,
+        poll_retry_delay: float = 1.0,
+        max_poll_failures: int = DEFAULT_MAX_POLL_FAILURES,
+        **kwargs: Any,
+    ) -> None:
+        # Checked before Airflow's own checks, which let NaN and infinity through or fail without a name.
+        numbers.interval(poke_interval, "poke_interval")
+        if kwargs.get("timeout") is not None:
+            numbers.seconds(kwargs["timeout"], "timeout")
+        super().__init__(poke_interval=poke_interval, **kwargs)
+        self.sdrs_conn_id = sdrs_conn_id
+        self.deferrable = deferrable
+        self.poll_retry_limit = numbers.retry_limit(poll_retry_limit, "poll_retry_limit")
+        self.poll_retry_delay = numbers.retry_delay(poll_retry_delay, "poll_retry_delay")
+        self.max_poll_failures = numbers.count(max_poll_failures, "max_poll_failures", minimum=1)
+        self._watch: Watch | None = None
+
+    @cached_property
+    def hook(self) -> SdrsHook:
+        from airflow_provider_sdrs.hooks.sdrs import SdrsHook
+
+        return SdrsHook(self.sdrs_conn_id, retry_limit=self.poll_retry_limit, retry_delay=self.poll_retry_delay)
+
+    def _checked_id(self) -> str:
+        try:
+            return validate_id(getattr(self, self.id_field), self.id_field)
+        except SdrsValidationError as error:
+            # A malformed id will not get better on retry.
+            raise AirflowFailException(f"{type(self).__name__}: {error}") from error
+
+    @property
+    def _rescheduling(self) -> bool:
+        return self.reschedule and not self.deferrable
+
+    def _watch_for(self, context: Context) -> Watch:
+        if self._watch is None:
+            started = time.time()
+            rescheduled = False
+            if self._rescheduling:
+                first = context["ti"].get_first_reschedule_date(context)
+                if first is not None:
+                    started = first.timestamp()
+                    rescheduled = True
+            self._watch = self._new_watch(started, rescheduled)
+        return self._watch
+
+    # -- what each sensor declares -------------------------------------------------------------------------
+
+    def _new_watch(self, started_at: float, rescheduled: bool) -> Watch:
+        """The watch of this task's wait; ``rescheduled``: an earlier try of it was rescheduled."""
+        raise NotImplementedError
+
+    def _read(self, target_id: str) -> Read[Any]:
+        raise NotImplementedError
+
+    def _result(self, verdict: dict[str, Any] | None) -> Any:
+        """What a verdict (or the trigger's event) returns; raises what it means otherwise."""
+        raise NotImplementedError
+
+    def _console_target(self, target_id: str) -> dict[str, str]:
+        raise NotImplementedError
+
+    def _trigger(self, target_id: str, watch: Watch, common: dict[str, Any]) -> BaseTrigger:
+        """The trigger that goes on with the wait; ``common``: the arguments every SDRS wait trigger takes."""
+        raise NotImplementedError
+
+    # -- the wait ----------------------------------------------------------------------------------------
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        """One poll in poke mode; in reschedule mode, polls until a read shows the target (see the class)."""
+        target_id = self._checked_id()
+        watch = self._watch_for(context)
+        # Imported here: DAG files import this module, and parsing them should stay cheap.
+        from airflow_provider_sdrs._core.deadline import read_deadline
+        from airflow_provider_sdrs._waiting import wait
+
+        hook = self.hook
+        end = watch.started_at + self.timeout
+        read = self._read(target_id)
+        verdict = hook._drive(
+            wait(
+                watch,
+                lambda: hook._read_steps(hook._settings, read, read_deadline(end)),
+                poll_interval=self.poke_interval,
+                end_time=end,
+                until="sighting" if self._rescheduling else "poll",
+            )
+        )
+        if verdict is None:
+            return PokeReturnValue(is_done=False)
+        return PokeReturnValue(is_done=True, xcom_value=self._conclude(verdict, watch))
+
+    def _conclude(self, verdict: dict[str, Any], watch: Watch) -> Any:
+        """The poke's result for a wait that ended; raises what the trigger's event would raise.
+
+        A refused credential or a bad connection is raised as itself, as the hook raised it.
+        """
+        cause = watch.last_error
+        if cause is not None and isinstance(cause, (SdrsValidationError, SdrsConfigError, SdrsAuthError)):
+            raise cause
+        try:
+            return self._result(verdict)
+        except SdrsWaitTimeoutError as timeout:
+            raise AirflowSensorTimeout(str(timeout)) from timeout
+        except SdrsError as error:
+            if cause is None:
+                raise
+            raise error from cause
+
+    def execute(self, context: Context) -> Any:
+        target_id = self._checked_id()
+        from airflow_provider_sdrs.links.sdrs import console_link
+
+        push_console_link(context["ti"], console_link(self.hook._settings, **self._console_target(target_id)))
+        if not self.deferrable:
+            return super().execute(context)
+        # A wait that already ended needs no trip through the triggerer. A failed first poll counts toward
+        # max_poll_failures, and the trigger goes on counting from there.
+        first = self.poke(context)
+        if first.is_done:
+            return first.xcom_value
+        watch = self._watch_for(context)
+        common = {
+            "sdrs_conn_id": self.sdrs_conn_id,
+            "poll_interval": self.poke_interval,
+            "end_time": time.time() + self.timeout,
+            "max_poll_failures": self.max_poll_failures,
+            "poll_retry_limit": self.poll_retry_limit,
+            "poll_retry_delay": self.poll_retry_delay,
+            "poll_failures": watch.failures,
+        }
+        self.defer(
+            trigger=self._trigger(target_id, watch, common),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout),
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        """Map the trigger's event exactly as :meth:`poke` maps a read."""
+        try:
+            return self._result(event)
+        except SdrsWaitTimeoutError as timeout:
+            raise AirflowSensorTimeout(str(timeout)) from timeout
+
+
+class SdrsJobSensor(_SdrsWaitSensor):
     """Waits until an SDRS job ends; returns the job document (``SdrsJob.to_dict()``) as XCom.
 
     The job's outcome is the same in every mode (poke, reschedule, deferrable):
@@ -72,157 +238,56 @@ class SdrsJobSensor(BaseSensorOperator):
     """
 
     template_fields: Sequence[str] = ("job_id", "sdrs_conn_id")
-    operator_extra_links = (SdrsConsoleLink(),)
-    ui_color = "#dbe9f6"
+    id_field = "job_id"
 
     def __init__(
         self,
         *,
         job_id: str,
-        sdrs_conn_id: str = "sdrs_default",
-        poke_interval: float | timedelta = 10,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
-        poll_retry_limit: int = 4,
-        poll_retry_delay: float = 1.0,
-        max_poll_failures: int = DEFAULT_MAX_POLL_FAILURES,
         **kwargs: Any,
     ) -> None:
-        # Checked before Airflow's own checks, which let NaN and infinity through or fail without a name.
-        numbers.interval(poke_interval, "poke_interval")
-        if kwargs.get("timeout") is not None:
-            numbers.seconds(kwargs["timeout"], "timeout")
-        super().__init__(poke_interval=poke_interval, **kwargs)
+        super().__init__(**kwargs)
         self.job_id = job_id
-        self.sdrs_conn_id = sdrs_conn_id
-        self.deferrable = deferrable
         self.not_found_grace = numbers.seconds(not_found_grace, "not_found_grace")
-        self.poll_retry_limit = numbers.retry_limit(poll_retry_limit, "poll_retry_limit")
-        self.poll_retry_delay = numbers.retry_delay(poll_retry_delay, "poll_retry_delay")
-        self.max_poll_failures = numbers.count(max_poll_failures, "max_poll_failures", minimum=1)
-        self._watch: JobWatch | None = None
 
-    @cached_property
-    def hook(self) -> SdrsHook:
-        from airflow_provider_sdrs.hooks.sdrs import SdrsHook
-
-        return SdrsHook(self.sdrs_conn_id, retry_limit=self.poll_retry_limit, retry_delay=self.poll_retry_delay)
-
-    def _checked_job_id(self) -> str:
-        try:
-            return validate_id(self.job_id, "job_id")
-        except SdrsValidationError as error:
-            # A malformed id will not get better on retry.
-            raise AirflowFailException(f"SdrsJobSensor: {error}") from error
-
-    @property
-    def _rescheduling(self) -> bool:
-        return self.reschedule and not self.deferrable
-
-    def _watch_for(self, context: Context) -> JobWatch:
+    def _new_watch(self, started_at: float, rescheduled: bool) -> JobWatch:
         from airflow_provider_sdrs._waiting import JobWatch
 
-        if self._watch is None:
-            started = time.time()
-            seen = False
-            if self._rescheduling:
-                first = context["ti"].get_first_reschedule_date(context)
-                if first is not None:
-                    started = first.timestamp()
-                    # Rescheduled before: only a read that showed the job gives the slot back (see poke).
-                    seen = True
-            self._watch = JobWatch(
-                self.log,
-                started_at=started,
-                max_poll_failures=self.max_poll_failures,
-                job_id=self.job_id,
-                not_found_grace=self.not_found_grace,
-                seen=seen,
-            )
-        return self._watch
-
-    def poke(self, context: Context) -> PokeReturnValue:
-        """One poll in poke mode; in reschedule mode, polls until a read shows the job (see the class)."""
-        job_id = self._checked_job_id()
-        watch = self._watch_for(context)
-        # Imported here: DAG files import this module, and parsing them should stay cheap.
-        from airflow_provider_sdrs._core import reads
-        from airflow_provider_sdrs._core.deadline import read_deadline
-        from airflow_provider_sdrs._waiting import wait
-
-        hook = self.hook
-        end = watch.started_at + self.timeout
-        read = reads.job(job_id)
-        verdict = hook._drive(
-            wait(
-                watch,
-                lambda: hook._read_steps(hook._settings, read, read_deadline(end)),
-                poll_interval=self.poke_interval,
-                end_time=end,
-                until="sighting" if self._rescheduling else "poll",
-            )
+        return JobWatch(
+            self.log,
+            started_at=started_at,
+            max_poll_failures=self.max_poll_failures,
+            job_id=self.job_id,
+            not_found_grace=self.not_found_grace,
+            # Rescheduled before: only a read that showed the job gives the slot back (see poke).
+            seen=rescheduled,
         )
-        if verdict is None:
-            return PokeReturnValue(is_done=False)
-        return PokeReturnValue(is_done=True, xcom_value=self._conclude(verdict, watch))
 
-    def _conclude(self, verdict: dict[str, Any], watch: JobWatch) -> Any:
-        """The poke's result for a wait that ended; raises what the trigger's event would raise.
+    def _read(self, target_id: str) -> Read[Any]:
+        from airflow_provider_sdrs._core import reads
 
-        A refused credential or a bad connection is raised as itself, as the hook raised it.
-        """
+        return reads.job(target_id)
+
+    def _result(self, verdict: dict[str, Any] | None) -> Any:
         from airflow_provider_sdrs._waiting import result_from_event
 
-        cause = watch.last_error
-        if cause is not None and isinstance(cause, (SdrsValidationError, SdrsConfigError, SdrsAuthError)):
-            raise cause
-        try:
-            return result_from_event(verdict)
-        except SdrsError as error:
-            if cause is None:
-                raise
-            raise error from cause
+        return result_from_event(verdict)
 
-    def execute(self, context: Context) -> Any:
-        job_id = self._checked_job_id()
-        from airflow_provider_sdrs.links.sdrs import console_link
+    def _console_target(self, target_id: str) -> dict[str, str]:
+        return {"resource_type": "job", "job_id": target_id}
 
-        push_console_link(context["ti"], console_link(self.hook._settings, resource_type="job", job_id=job_id))
-        if not self.deferrable:
-            return super().execute(context)
-        # A job that already ended needs no trip through the triggerer. A failed first poll counts toward
-        # max_poll_failures, and the trigger goes on counting from there.
-        first = self.poke(context)
-        if first.is_done:
-            return first.xcom_value
+    def _trigger(self, target_id: str, watch: Watch, common: dict[str, Any]) -> BaseTrigger:
+        from airflow_provider_sdrs._waiting import JobWatch
         from airflow_provider_sdrs.triggers.sdrs import SdrsJobTrigger
 
-        watch = self._watch_for(context)
-        self.defer(
-            trigger=SdrsJobTrigger(
-                job_id=self._checked_job_id(),
-                sdrs_conn_id=self.sdrs_conn_id,
-                poll_interval=self.poke_interval,
-                end_time=time.time() + self.timeout,
-                max_poll_failures=self.max_poll_failures,
-                not_found_grace=max(0.0, self.not_found_grace - (time.time() - watch.started_at)),
-                poll_retry_limit=self.poll_retry_limit,
-                poll_retry_delay=self.poll_retry_delay,
-                job_seen=watch.seen,
-                poll_failures=watch.failures,
-            ),
-            method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout),
+        assert isinstance(watch, JobWatch)
+        return SdrsJobTrigger(
+            job_id=target_id,
+            not_found_grace=max(0.0, self.not_found_grace - (time.time() - watch.started_at)),
+            job_seen=watch.seen,
+            **common,
         )
-
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
-        """Map the trigger's event exactly as :meth:`poke` maps a job."""
-        from airflow_provider_sdrs._waiting import result_from_event
-
-        try:
-            return result_from_event(event)
-        except SdrsWaitTimeoutError as timeout:
-            raise AirflowSensorTimeout(str(timeout)) from timeout
 
 
 def _target_statuses(value: object, wait_for_sync: bool) -> list[str]:
@@ -243,7 +308,7 @@ def _target_statuses(value: object, wait_for_sync: bool) -> list[str]:
     return sorted({str(status) for status in statuses})
 
 
-class SdrsProtectionGroupSensor(BaseSensorOperator):
+class SdrsProtectionGroupSensor(_SdrsWaitSensor):
     """Waits until a protection group is in one of ``statuses`` and, with ``wait_for_sync``, has finished
     its initial synchronisation; returns the group's document as XCom.
 
@@ -278,8 +343,7 @@ class SdrsProtectionGroupSensor(BaseSensorOperator):
     """
 
     template_fields: Sequence[str] = ("server_group_id", "sdrs_conn_id")
-    operator_extra_links = (SdrsConsoleLink(),)
-    ui_color = "#dbe9f6"
+    id_field = "server_group_id"
 
     def __init__(
         self,
@@ -287,143 +351,48 @@ class SdrsProtectionGroupSensor(BaseSensorOperator):
         server_group_id: str,
         statuses: str | Sequence[str] | None = ("protected",),
         wait_for_sync: bool = False,
-        sdrs_conn_id: str = "sdrs_default",
-        poke_interval: float | timedelta = 10,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        poll_retry_limit: int = 4,
-        poll_retry_delay: float = 1.0,
-        max_poll_failures: int = DEFAULT_MAX_POLL_FAILURES,
         **kwargs: Any,
     ) -> None:
-        numbers.interval(poke_interval, "poke_interval")
-        if kwargs.get("timeout") is not None:
-            numbers.seconds(kwargs["timeout"], "timeout")
-        super().__init__(poke_interval=poke_interval, **kwargs)
+        super().__init__(**kwargs)
         if not isinstance(wait_for_sync, bool):
             raise SdrsValidationError("wait_for_sync", f"must be True or False, got {wait_for_sync!r}")
         self.server_group_id = server_group_id
         self.statuses = _target_statuses(statuses, wait_for_sync)
         self.wait_for_sync = wait_for_sync
-        self.sdrs_conn_id = sdrs_conn_id
-        self.deferrable = deferrable
-        self.poll_retry_limit = numbers.retry_limit(poll_retry_limit, "poll_retry_limit")
-        self.poll_retry_delay = numbers.retry_delay(poll_retry_delay, "poll_retry_delay")
-        self.max_poll_failures = numbers.count(max_poll_failures, "max_poll_failures", minimum=1)
-        self._watch: GroupStatusWatch | None = None
 
-    @cached_property
-    def hook(self) -> SdrsHook:
-        from airflow_provider_sdrs.hooks.sdrs import SdrsHook
-
-        return SdrsHook(self.sdrs_conn_id, retry_limit=self.poll_retry_limit, retry_delay=self.poll_retry_delay)
-
-    def _checked_group_id(self) -> str:
-        try:
-            return validate_id(self.server_group_id, "server_group_id")
-        except SdrsValidationError as error:
-            raise AirflowFailException(f"SdrsProtectionGroupSensor: {error}") from error
-
-    @property
-    def _rescheduling(self) -> bool:
-        return self.reschedule and not self.deferrable
-
-    def _watch_for(self, context: Context) -> GroupStatusWatch:
+    def _new_watch(self, started_at: float, rescheduled: bool) -> GroupStatusWatch:
         from airflow_provider_sdrs._waiting import GroupStatusWatch
 
-        if self._watch is None:
-            started = time.time()
-            if self._rescheduling:
-                first = context["ti"].get_first_reschedule_date(context)
-                if first is not None:
-                    started = first.timestamp()
-            self._watch = GroupStatusWatch(
-                self.log,
-                started_at=started,
-                max_poll_failures=self.max_poll_failures,
-                resource_id=self.server_group_id,
-                reach=frozenset(self.statuses),
-                synchronised=self.wait_for_sync,
-            )
-        return self._watch
-
-    def poke(self, context: Context) -> PokeReturnValue:
-        """One poll in poke mode; in reschedule mode, polls until a read shows the group."""
-        group_id = self._checked_group_id()
-        watch = self._watch_for(context)
-        from airflow_provider_sdrs._core import reads
-        from airflow_provider_sdrs._core.deadline import read_deadline
-        from airflow_provider_sdrs._waiting import wait
-
-        hook = self.hook
-        end = watch.started_at + self.timeout
-        read = reads.resource(reads.GROUP, group_id)
-        verdict = hook._drive(
-            wait(
-                watch,
-                lambda: hook._read_steps(hook._settings, read, read_deadline(end)),
-                poll_interval=self.poke_interval,
-                end_time=end,
-                until="sighting" if self._rescheduling else "poll",
-            )
+        return GroupStatusWatch(
+            self.log,
+            started_at=started_at,
+            max_poll_failures=self.max_poll_failures,
+            resource_id=self.server_group_id,
+            reach=frozenset(self.statuses),
+            synchronised=self.wait_for_sync,
         )
-        if verdict is None:
-            return PokeReturnValue(is_done=False)
-        return PokeReturnValue(is_done=True, xcom_value=self._conclude(verdict, watch))
 
-    def _conclude(self, verdict: dict[str, Any], watch: GroupStatusWatch) -> Any:
+    def _read(self, target_id: str) -> Read[Any]:
+        from airflow_provider_sdrs._core import reads
+
+        return reads.resource(reads.GROUP, target_id)
+
+    def _result(self, verdict: dict[str, Any] | None) -> Any:
         from airflow_provider_sdrs._waiting import group_from_event
 
-        cause = watch.last_error
-        if cause is not None and isinstance(cause, (SdrsValidationError, SdrsConfigError, SdrsAuthError)):
-            raise cause
-        try:
-            return group_from_event(verdict, self.server_group_id)
-        except SdrsWaitTimeoutError as timeout:
-            raise AirflowSensorTimeout(str(timeout)) from timeout
-        except SdrsError as error:
-            if cause is None:
-                raise
-            raise error from cause
+        return group_from_event(verdict, self.server_group_id)
 
-    def execute(self, context: Context) -> Any:
-        group_id = self._checked_group_id()
-        from airflow_provider_sdrs.links.sdrs import console_link
+    def _console_target(self, target_id: str) -> dict[str, str]:
+        return {"resource_type": "server_group", "resource_id": target_id}
 
-        push_console_link(
-            context["ti"], console_link(self.hook._settings, resource_type="server_group", resource_id=group_id)
-        )
-        if not self.deferrable:
-            return super().execute(context)
-        first = self.poke(context)
-        if first.is_done:
-            return first.xcom_value
+    def _trigger(self, target_id: str, watch: Watch, common: dict[str, Any]) -> BaseTrigger:
         from airflow_provider_sdrs._core.reads import GROUP
         from airflow_provider_sdrs.triggers.sdrs import SdrsResourceTrigger
 
-        watch = self._watch_for(context)
-        self.defer(
-            trigger=SdrsResourceTrigger(
-                resource=GROUP,
-                resource_id=group_id,
-                reach=self.statuses,
-                synchronised=self.wait_for_sync,
-                sdrs_conn_id=self.sdrs_conn_id,
-                poll_interval=self.poke_interval,
-                end_time=time.time() + self.timeout,
-                max_poll_failures=self.max_poll_failures,
-                poll_retry_limit=self.poll_retry_limit,
-                poll_retry_delay=self.poll_retry_delay,
-                poll_failures=watch.failures,
-            ),
-            method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout),
+        return SdrsResourceTrigger(
+            resource=GROUP,
+            resource_id=target_id,
+            reach=self.statuses,
+            synchronised=self.wait_for_sync,
+            **common,
         )
-
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
-        """Map the trigger's event exactly as :meth:`poke` maps a read."""
-        from airflow_provider_sdrs._waiting import group_from_event
-
-        try:
-            return group_from_event(event, self.server_group_id)
-        except SdrsWaitTimeoutError as timeout:
-            raise AirflowSensorTimeout(str(timeout)) from timeout
