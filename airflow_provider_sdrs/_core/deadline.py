@@ -46,7 +46,7 @@ def as_deadline(value: float | Deadline | None) -> Deadline:
         comparison false, so that no request is ever sent); nothing is sent then.
     """
     if isinstance(value, Deadline):
-        value = value.at
+        return value
     if value is None:
         return NO_DEADLINE
     if isinstance(value, bool) or not isinstance(value, (int, float)):

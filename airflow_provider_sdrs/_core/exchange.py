@@ -9,6 +9,7 @@ signing, URL building, response parsing, error mapping and retry policy cannot d
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -39,6 +40,8 @@ USER_AGENT = f"airflow-provider-sdrs/{__version__}"
 
 #: An exchange: steps that end with the decoded answer.
 Exchange = Steps[Any]
+#: Turns a successful answer into what the exchange returns; raises ``SdrsApiError`` for one it cannot use.
+Decoder = Callable[[HttpResponse, str, tuple[str, ...]], Any]
 
 
 @dataclass(frozen=True)
@@ -255,11 +258,17 @@ def _with_token(secrets: tuple[str, ...], token: object) -> tuple[str, ...]:
 
 
 def api_exchange(
-    settings: SdrsSettings, call: ApiCall, policy: RetryPolicy, log: Log, deadline: Deadline = NO_DEADLINE
+    settings: SdrsSettings,
+    call: ApiCall,
+    policy: RetryPolicy,
+    log: Log,
+    deadline: Deadline = NO_DEADLINE,
+    decode: Decoder = decode_json,
 ) -> Exchange:
     """Run ``call`` with authentication and retries; return the decoded JSON object.
 
     :param deadline: no attempt starts after it, and no retry sleep lasts beyond it.
+    :param decode: reads a successful answer; an answer it refuses is retried like a garbled one.
     """
     attempts = _Attempts(policy, call.operation, call.idempotent, log, settings.secrets)
     for secret in settings.secrets:
@@ -287,7 +296,7 @@ def api_exchange(
         retry_after = None
         if isinstance(result, HttpResponse) and 200 <= result.status < 300 and not result.refused:
             try:
-                return decode_json(result, call.operation, attempts.secrets)
+                return decode(result, call.operation, attempts.secrets)
             except SdrsApiError as malformed:
                 # A proxy or gateway hiccup can garble one answer; a read is safe to repeat.
                 error: SdrsError = malformed

@@ -7,12 +7,15 @@ parse the same way. Whatever the answer holds, a read ends in its model or an ``
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from airflow_provider_sdrs._core.answers import job_from_answer, resource_from_answer
+from airflow_provider_sdrs._core.body import decode_json
 from airflow_provider_sdrs._core.exchange import ApiCall
+from airflow_provider_sdrs._core.http import HttpResponse
 from airflow_provider_sdrs._core.ids import validate_id
 from airflow_provider_sdrs._core.logs import Log
 from airflow_provider_sdrs._core.steps import Steps
@@ -66,6 +69,49 @@ def read_steps(exchange: Steps[dict[str, Any]], read: Read[R]) -> Steps[R]:
     """Run ``exchange`` (the request of ``read``) and parse its answer."""
     answer = yield from exchange
     return read.result(answer)
+
+
+#: What :meth:`LastAnswer.decode` returns for an answer equal to the last one: nothing new to decode.
+_SAME = object()
+
+
+class LastAnswer:
+    """The last answer of a read that a wait repeats, and its result.
+
+    While an operation runs, SDRS answers a job or resource read with the same document poll after poll.
+    An answer whose body is byte for byte the last one's is neither decoded nor parsed again: the read
+    returns the result it returned then. Bodies are compared by a 128-bit BLAKE2b digest, so the memory
+    kept per wait does not grow with the answer. One instance serves one wait of one read, never another
+    read, whose result the same body would not give.
+    """
+
+    __slots__ = ("_pending", "digest", "result")
+
+    def __init__(self) -> None:
+        self.digest: bytes | None = None
+        self.result: Any = None
+        self._pending: bytes | None = None
+
+    def decode(self, response: HttpResponse, operation: str, secrets: tuple[str, ...] = ()) -> Any:
+        """The exchange's decoder: the JSON object of a new answer, or a marker for the last one again."""
+        digest = hashlib.blake2b(response.body, digest_size=16).digest()
+        if digest == self.digest:
+            return _SAME
+        document = decode_json(response, operation, secrets)
+        self._pending = digest
+        return document
+
+    def steps(self, exchange: Steps[Any], read: Read[R]) -> Steps[R]:
+        """:func:`read_steps`, for an ``exchange`` that decodes with :meth:`decode`."""
+        answer = yield from exchange
+        if answer is _SAME:
+            result: R = self.result
+            return result
+        digest, self._pending = self._pending, None
+        result = read.result(answer)
+        # Only an answer that parsed is remembered: a bad one is refused again, the same way, if it comes back.
+        self.digest, self.result = digest, result
+        return result
 
 
 def _bounded(value: dict[str, Any], key: str) -> dict[str, Any]:

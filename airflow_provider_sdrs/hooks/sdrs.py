@@ -26,7 +26,7 @@ from airflow_provider_sdrs._core.operations import (
     Operation,
 )
 from airflow_provider_sdrs._core.process import ASYNC_SETTINGS
-from airflow_provider_sdrs._core.reads import Read, read_steps
+from airflow_provider_sdrs._core.reads import LastAnswer, Read, read_steps
 from airflow_provider_sdrs._core.retry import RetryPolicy
 from airflow_provider_sdrs._core.settings import SdrsSettings, unknown_extra_keys
 from airflow_provider_sdrs._core.steps import Steps, T
@@ -157,9 +157,23 @@ class SdrsHook(BaseHook):
         """The steps of one call with ``settings``: authentication, retries, answer decoding."""
         return api_exchange(settings, call, self._retry_policy, self.log, deadline)
 
-    def _read_steps(self, settings: SdrsSettings, read: Read[T], deadline: float | None = None) -> Steps[T]:
-        """The steps of one read, ended by ``deadline`` (epoch seconds) at the latest."""
-        return read_steps(self._exchange(settings, read.call, as_deadline(deadline)), read)
+    def _read_steps(
+        self,
+        settings: SdrsSettings,
+        read: Read[T],
+        deadline: float | Deadline | None = None,
+        last: LastAnswer | None = None,
+    ) -> Steps[T]:
+        """The steps of one read, ended by ``deadline`` (epoch seconds) at the latest.
+
+        :param last: kept by a wait across its polls, so that an answer equal to the last is not parsed again.
+        """
+        if last is None:
+            return read_steps(self._exchange(settings, read.call, as_deadline(deadline)), read)
+        exchange = api_exchange(
+            settings, read.call, self._retry_policy, self.log, as_deadline(deadline), decode=last.decode
+        )
+        return last.steps(exchange, read)
 
     # -- blocking path ---------------------------------------------------------------------------
 

@@ -446,11 +446,12 @@ class SdrsBaseOperator(BaseOperator):
 
         settings = hook._settings
         job_read = reads.job(job_id)
+        last = reads.LastAnswer()
         named = False
 
         def read() -> Any:
             nonlocal named
-            job = yield from hook._read_steps(settings, job_read, end_time)
+            job = yield from hook._read_steps(settings, job_read, end_time, last)
             if not named:
                 # The first read names what the job creates: pushed now, before the wait ends.
                 self._push_ids(None, job.to_dict(), ti)
@@ -571,10 +572,11 @@ class SdrsBaseOperator(BaseOperator):
         )
         settings = hook._settings
         read = reads.resource(kind, resource_id)
+        last = reads.LastAnswer()
         payload = hook._drive(
             wait(
                 watch,
-                lambda: hook._read_steps(settings, read, end_time),
+                lambda: hook._read_steps(settings, read, end_time, last),
                 poll_interval=self.poll_interval,
                 end_time=end_time,
             )

@@ -132,15 +132,17 @@ class _SdrsWaitSensor(BaseSensorOperator):
         watch = self._watch_for(context)
         # Imported here: DAG files import this module, and parsing them should stay cheap.
         from airflow_provider_sdrs._core.deadline import read_deadline
+        from airflow_provider_sdrs._core.reads import LastAnswer
         from airflow_provider_sdrs._waiting import wait
 
         hook = self.hook
         end = watch.started_at + self.timeout
         read = self._read(target_id)
+        last = LastAnswer()
         verdict = hook._drive(
             wait(
                 watch,
-                lambda: hook._read_steps(hook._settings, read, read_deadline(end)),
+                lambda: hook._read_steps(hook._settings, read, read_deadline(end), last),
                 poll_interval=self.poke_interval,
                 end_time=end,
                 until="sighting" if self._rescheduling else "poll",

@@ -132,11 +132,16 @@ class _SdrsWaitTrigger(BaseTrigger):
             # A deleted or broken connection: an event says so, where an exception would leave the task hanging.
             yield TriggerEvent(watch.event("error", connection_problem(self.sdrs_conn_id, error)))
             return
+        from airflow_provider_sdrs._core.deadline import as_deadline
+        from airflow_provider_sdrs._core.reads import LastAnswer
+
         read = self.read()
+        last = LastAnswer()
+        deadline = as_deadline(self.end_time)
         try:
             steps = wait(
                 watch,
-                lambda: hook._read_steps(settings, read, self.end_time),
+                lambda: hook._read_steps(settings, read, deadline, last),
                 poll_interval=self.poll_interval,
                 end_time=self.end_time,
             )

@@ -170,3 +170,23 @@ def test_the_connection_extra_is_never_decoded_on_the_event_loop(sdrs_connection
     event, loop_thread = run_recording_loop_thread(sdrs_connection.simulator.add_job(run_seconds=0.1))
     assert event["status"] == "success"
     assert loop_thread not in reads
+
+
+def test_a_job_answered_the_same_poll_after_poll_is_parsed_once_per_change(sdrs_connection, monkeypatch):
+    from airflow_provider_sdrs.models import SdrsJob
+
+    parsed: list[str] = []
+    from_api = SdrsJob.from_api.__func__
+
+    def counting(cls, document, *args, **kwargs):
+        parsed.append(document.get("status"))
+        return from_api(cls, document, *args, **kwargs)
+
+    monkeypatch.setattr(SdrsJob, "from_api", classmethod(counting))
+    simulator = sdrs_connection.simulator
+    job_id = simulator.add_job(lifecycle=[("RUNNING", 0.6), ("SUCCESS", 0)], clock_from_first_poll=True)
+    event = run(trigger_for(job_id))
+    assert event["status"] == "success" and event["job"]["status"] == "SUCCESS"
+    assert simulator.job_polls(job_id) >= 5
+    # Once for RUNNING, once for SUCCESS: the same RUNNING answer was not parsed again.
+    assert parsed == ["RUNNING", "SUCCESS"]

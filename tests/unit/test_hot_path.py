@@ -57,3 +57,106 @@ def test_statuses_as_sdrs_spells_them_and_otherwise():
     assert SdrsJobStatus.parse("PAUSED") is SdrsJobStatus.UNKNOWN
     job = SdrsJob.from_api({"job_id": "j-1", "status": "RUNNING\nforged"}, job_id="j-1")
     assert job.status is SdrsJobStatus.UNKNOWN and job.raw_status == "RUNNING\\nforged"
+
+
+# -- a wait's last answer -----------------------------------------------------------------------------
+
+_JOB = "0123456789abcdef0123456789abcdef"
+
+
+def _answer(document: dict) -> object:
+    import json
+
+    from airflow_provider_sdrs._core.http import HttpResponse
+
+    return HttpResponse(200, {"content-type": "application/json"}, json.dumps(document).encode())
+
+
+def _poll(last, read, answer):
+    """One read through the exchange, with ``last``, answered with ``answer``: its result, or the error."""
+    import logging
+
+    from airflow_provider_sdrs._core.exchange import api_exchange
+    from airflow_provider_sdrs._core.retry import RetryPolicy
+    from airflow_provider_sdrs._core.settings import SdrsSettings
+    from airflow_provider_sdrs._core.steps import Send
+    from airflow_provider_sdrs.exceptions import SdrsError
+
+    settings = SdrsSettings.from_fields(
+        conn_id="c",
+        host="https://sdrs.example.com",
+        port=None,
+        login="AK",
+        password="SK-secret",
+        extra={"project_id": _JOB},
+    )
+    steps = last.steps(
+        api_exchange(settings, read.call, RetryPolicy(retry_limit=0), logging.getLogger("t"), decode=last.decode),
+        read,
+    )
+    try:
+        step = next(steps)
+        assert isinstance(step, Send)
+        steps.send(answer)
+    except StopIteration as done:
+        return done.value
+    except SdrsError as error:
+        return error
+    raise AssertionError("the read asked for more than one request")
+
+
+def _counting_job_read():
+    from airflow_provider_sdrs._core import reads
+
+    plain = reads.job(_JOB)
+    parsed: list[dict] = []
+
+    def parse(answer):
+        parsed.append(answer)
+        return plain.parse(answer)
+
+    return reads.Read(plain.call, parse), parsed
+
+
+def test_an_answer_equal_to_the_last_one_is_not_parsed_again_and_gives_the_same_job():
+    from airflow_provider_sdrs._core.reads import LastAnswer
+
+    last = LastAnswer()
+    read, parsed = _counting_job_read()
+    running = {"job_id": _JOB, "status": "RUNNING", "job_type": "createDisasterRecoveryDrill"}
+    first = _poll(last, read, _answer(running))
+    again = _poll(last, read, _answer(dict(running)))
+    assert isinstance(first, SdrsJob) and again is first
+    assert len(parsed) == 1
+    ended = _poll(last, read, _answer({**running, "status": "SUCCESS"}))
+    assert isinstance(ended, SdrsJob) and ended.status is SdrsJobStatus.SUCCESS
+    assert len(parsed) == 2
+    # An answer other than the last one is parsed afresh, even one seen before it.
+    assert _poll(last, read, _answer(running)).status is SdrsJobStatus.RUNNING
+    assert len(parsed) == 3
+
+
+def test_an_answer_that_was_refused_is_refused_again_when_it_comes_back():
+    from airflow_provider_sdrs._core.reads import LastAnswer
+    from airflow_provider_sdrs.exceptions import SdrsApiError
+
+    last = LastAnswer()
+    read, parsed = _counting_job_read()
+    other = _answer({"job_id": "f" * 32, "status": "SUCCESS"})
+    for _ in range(2):
+        error = _poll(last, read, other)
+        assert isinstance(error, SdrsApiError) and "instead of job" in error.message
+    assert len(parsed) == 2
+    assert _poll(last, read, _answer({"job_id": _JOB, "status": "RUNNING"})).status is SdrsJobStatus.RUNNING
+
+
+def test_the_last_answer_is_kept_as_a_digest_whatever_the_answer_size():
+    from airflow_provider_sdrs._core.reads import LastAnswer
+
+    last = LastAnswer()
+    read, _ = _counting_job_read()
+    big = {"job_id": _JOB, "status": "RUNNING", "fail_reason": "x" * 200_000}
+    assert _poll(last, read, _answer(big)).status is SdrsJobStatus.RUNNING
+    assert last.digest is not None and len(last.digest) == 16
+    assert last._pending is None
+
