@@ -63,52 +63,43 @@ _OBS_FOLD = re.compile(r"\r?\n[ \t]+")
 _DIGITS = re.compile(r"[0-9]{1,19}", re.ASCII)
 
 
-def merge_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """Response headers by lower-cased name; a repeated header's values joined with ``", "``.
+def read_head(status: int, pairs: Iterable[tuple[str, str]]) -> tuple[dict[str, str], str | None]:
+    """A response's headers by lower-cased name, and why its status line or headers are not valid HTTP.
 
-    Both transports read headers through this one rule, so a duplicated ``Content-Encoding``,
-    ``Retry-After`` or ``X-Request-Id`` means the same on either: joining is how HTTP combines a
-    repeated field (RFC 9110, 5.3).
-    """
-    merged: dict[str, str] = {}
-    for name, value in pairs:
-        key = name.lower()
-        text = (_OBS_FOLD.sub(" ", value) if "\n" in value else value).strip(" \t")
-        merged[key] = f"{merged[key]}, {text}" if key in merged else text
-    return merged
-
-
-def framing_problem(status: int, pairs: Iterable[tuple[str, str]]) -> str | None:
-    """Why a response's status line or headers are not valid HTTP, or ``None`` when they are.
-
-    HTTP libraries differ in what they let through; both transports apply this check before reading a
-    body, so that an answer one of them would refuse is refused by the other too.
+    HTTP libraries differ in what they let through; both transports read every answer's head through this
+    one rule before reading a body, so that an answer one of them would refuse is refused by the other too,
+    and a duplicated ``Content-Encoding``, ``Retry-After`` or ``X-Request-Id`` means the same on either:
+    a repeated header's values are joined with ``", "``, as HTTP combines a repeated field (RFC 9110, 5.3).
 
     :param status: the final status code as parsed.
     :param pairs: the header fields as received, duplicates kept, values decoded as Latin-1.
+    :returns: the merged headers, and ``None`` or the problem (the headers are then not to be used).
     """
+    merged: dict[str, str] = {}
     if not 200 <= status <= 999:
         # 1xx answers are interim (and skipped while reading); as the last answer they leave no response.
-        return f"the answer's status {status} is not that of a final HTTP response"
+        return merged, f"the answer's status {status} is not that of a final HTTP response"
     lengths: list[str] = []
     chunked = False
-    pairs = list(pairs)
-    # Printable text has no control character at all: the common answer needs no per-header search.
-    suspect = not "".join([name + value for name, value in pairs]).isprintable()
     for name, value in pairs:
-        if suspect and (_HEADER_CONTROL.search(_OBS_FOLD.sub(" ", value)) or _HEADER_CONTROL.search(name)):
-            return f"the answer's header {name[:40]!r} carries a control character"
+        # Printable text has no control character at all: the common header needs no search.
+        if not (value.isprintable() and name.isprintable()) and (
+            _HEADER_CONTROL.search(_OBS_FOLD.sub(" ", value)) or _HEADER_CONTROL.search(name)
+        ):
+            return merged, f"the answer's header {name[:40]!r} carries a control character"
         key = name.lower()
         if key == "content-length":
             lengths.extend(part.strip(" \t") for part in value.split(","))
         elif key == "transfer-encoding":
             chunked = True
+        text = (_OBS_FOLD.sub(" ", value) if "\n" in value else value).strip(" \t")
+        merged[key] = f"{merged[key]}, {text}" if key in merged else text
     if lengths:
         if chunked:
-            return "the answer has both Content-Length and Transfer-Encoding"
+            return merged, "the answer has both Content-Length and Transfer-Encoding"
         if not all(_DIGITS.fullmatch(length) for length in lengths):
-            return "the answer's Content-Length is not a number of bytes"
+            return merged, "the answer's Content-Length is not a number of bytes"
         if len(lengths) > 1:
             # HTTP lets a client take repeated equal values as one; aiohttp refuses them, so both paths do.
-            return "the answer has more than one Content-Length value"
-    return None
+            return merged, "the answer has more than one Content-Length value"
+    return merged, None

@@ -27,8 +27,7 @@ from airflow_provider_sdrs._core.http import (
     HttpRequest,
     HttpResponse,
     TransportFailure,
-    framing_problem,
-    merge_headers,
+    read_head,
 )
 from airflow_provider_sdrs._core.logs import Log
 from airflow_provider_sdrs._core.process import TOKEN_CACHE, register
@@ -187,23 +186,27 @@ class AiohttpTransport:
 
     async def send(self, request: HttpRequest, deadline: Deadline = NO_DEADLINE) -> HttpResponse | TransportFailure:
         lease = self._lease(request.url)
-        if deadline.clip(self.settings.timeout) <= 0:
+        budget = deadline.clip(self.settings.timeout)
+        if budget <= 0:
             return too_late_to_send()
         left = deadline.remaining()
+        slots = lease.slots
         try:
-            if left is None or not lease.slots.locked():
+            if left is None or not slots.locked():
                 # A free slot is taken at once; only a queue needs the deadline's watch.
-                await lease.slots.acquire()
+                await slots.acquire()
             else:
                 async with _timeout(left):
-                    await lease.slots.acquire()
+                    await slots.acquire()
+                # The time spent in the queue comes off the request's.
+                budget = deadline.clip(self.settings.timeout)
         except asyncio.TimeoutError:
             origin = origin_of(request.url)
             return TransportFailure("connect", f"the deadline passed while waiting for a free connection to {origin}")
         try:
-            return await self._send(lease.session, request, deadline.clip(self.settings.timeout))
+            return await self._send(lease.session, request, budget)
         finally:
-            lease.slots.release()
+            slots.release()
 
     async def _send(
         self, session: aiohttp.ClientSession, request: HttpRequest, budget: float
@@ -225,11 +228,10 @@ class AiohttpTransport:
             ) as response:
                 # Latin-1, as http.client decodes them: both transports then see the same text.
                 pairs = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in response.raw_headers]
-                problem = framing_problem(response.status, pairs)
+                headers, problem = read_head(response.status, pairs)
                 if problem is not None:
                     response.close()
                     return TransportFailure("protocol", problem)
-                headers = merge_headers(pairs)
                 try:
                     limit, clip = body_limit(response.status, self.settings.max_response_bytes)
                     length = headers.get("content-length")

@@ -39,8 +39,7 @@ from airflow_provider_sdrs._core.http import (
     HttpRequest,
     HttpResponse,
     TransportFailure,
-    framing_problem,
-    merge_headers,
+    read_head,
 )
 from airflow_provider_sdrs._core.logs import Log
 from airflow_provider_sdrs._core.process import TOKEN_CACHE
@@ -273,11 +272,10 @@ class RequestsTransport:
         except requests.exceptions.RequestException as exc:
             return too_slow if watchdog.fired else TransportFailure("protocol", f"{type(exc).__name__}: {exc}")
         pairs = list(response.raw.headers.items())
-        problem = framing_problem(response.status_code, pairs)
+        headers, problem = read_head(response.status_code, pairs)
         if problem is not None:
             response.close()
             return TransportFailure("protocol", problem)
-        headers = merge_headers(pairs)
         complete = False
         try:
             limit, clip = body_limit(response.status_code, self.settings.max_response_bytes)

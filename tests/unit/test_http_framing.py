@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_sdrs._core.http import framing_problem, merge_headers
+from airflow_provider_sdrs._core.http import read_head
+
+
+def merge_headers(pairs):
+    headers, problem = read_head(200, pairs)
+    assert problem is None
+    return headers
+
+
+def framing_problem(status, pairs):
+    return read_head(status, pairs)[1]
 
 
 def test_a_repeated_header_is_joined_as_http_combines_it():
@@ -51,3 +61,13 @@ def test_an_answer_one_http_library_refuses_is_refused(status, pairs):
 )
 def test_a_valid_answer_passes(status, pairs):
     assert framing_problem(status, pairs) is None
+
+
+def test_a_control_character_is_found_in_any_header_whatever_comes_before_it():
+    printable = [(f"X-Header-{index}", "caf\xe9 value") for index in range(20)]
+    assert framing_problem(200, printable) is None
+    for bad in ("a\x7fb", "a\x0bb", "a\x1bb"):
+        problem = framing_problem(200, [*printable, ("X-Last", bad)])
+        assert problem and "X-Last" in problem
+    # A tab and a folded line are text, not control characters.
+    assert framing_problem(200, [*printable, ("X-Last", "a\tb\r\n c")]) is None
