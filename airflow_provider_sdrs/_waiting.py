@@ -18,7 +18,7 @@ from airflow_provider_sdrs._core.defaults import (
     DEFAULT_MAX_POLL_FAILURES,
     DEFAULT_NOT_FOUND_GRACE,
 )
-from airflow_provider_sdrs._core.logs import Log
+from airflow_provider_sdrs._core.logs import Log, resolved
 from airflow_provider_sdrs._core.steps import Sleep, Steps
 from airflow_provider_sdrs.exceptions import (
     SdrsAuthError,
@@ -84,6 +84,9 @@ class Watch:
     last_status: str | None = None
     #: The error the last poll raised; ``None`` after a read that worked.
     last_error: SdrsError | None = None
+
+    def __post_init__(self) -> None:
+        self.log = resolved(self.log)
 
     #: What is watched, in messages (``SDRS job 123``).
     @property

@@ -160,3 +160,19 @@ def test_the_last_answer_is_kept_as_a_digest_whatever_the_answer_size():
     assert last.digest is not None and len(last.digest) == 16
     assert last._pending is None
 
+
+def test_a_wait_resolves_airflows_lazy_logger_once_and_leaves_others_alone():
+    import logging
+
+    from airflow_provider_sdrs._core.logs import resolved
+    from airflow_provider_sdrs._waiting import JobWatch
+    from airflow_provider_sdrs.triggers.sdrs import SdrsJobTrigger
+
+    lazy = SdrsJobTrigger(job_id=_JOB).log
+    assert type(lazy).__name__ == "BoundLoggerLazyProxy"
+    watch = JobWatch(lazy, job_id=_JOB)
+    assert type(watch.log).__name__ != "BoundLoggerLazyProxy"
+    assert callable(watch.log.info) and callable(watch.log.debug)
+    plain = logging.getLogger("sdrs-plain")
+    assert resolved(plain) is plain
+    assert JobWatch(plain, job_id=_JOB).log is plain
