@@ -14,6 +14,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -40,13 +42,16 @@ def wait_until_up(url: str, process: subprocess.Popen, seconds: float = 30) -> N
     raise SystemExit("the SDRS simulator did not start within 30 s")
 
 
-def main() -> int:
-    shutil.rmtree(DEMO, ignore_errors=True)
-    home = DEMO / "airflow-home"
-    home.mkdir(parents=True)
+@contextmanager
+def simulator_running(folder: Path, resource_durations: str) -> Iterator[str]:
+    """The SDRS simulator on a free loopback port, holding the protection group ``GROUP_ID`` (protected), its
+    output in ``folder/simulator.out``. Yields its URL once it answers; stops it at the end, whatever happens.
+
+    :param resource_durations: seconds each SDRS job takes, as the simulator's ``--resource-durations``.
+    """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    simulator = subprocess.Popen(
+    process = subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -56,13 +61,27 @@ def main() -> int:
             "--group",
             f"group_id={GROUP_ID},name=erp-production,status=protected",
             "--resource-durations",
-            "3,9",
+            resource_durations,
         ],
-        stdout=(DEMO / "simulator.out").open("w"),
+        stdout=(folder / "simulator.out").open("w"),
         stderr=subprocess.STDOUT,
     )
     try:
-        wait_until_up(url, simulator)
+        wait_until_up(url, process)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def main() -> int:
+    shutil.rmtree(DEMO, ignore_errors=True)
+    home = DEMO / "airflow-home"
+    home.mkdir(parents=True)
+    with simulator_running(DEMO, "3,9") as url:
         from airflow_provider_sdrs.testing.simulator import connection_for
 
         connection = connection_for(url, "aksk")
@@ -119,12 +138,6 @@ def main() -> int:
         succeeded = result.returncode == 0 and any("state=success" in line for line in lines) and bool(markdown)
         print(f"Demo {'succeeded' if succeeded else 'FAILED'}: full log in {log_path.relative_to(REPO)}")
         return 0 if succeeded else 1
-    finally:
-        simulator.terminate()
-        try:
-            simulator.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            simulator.kill()
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from demo import GROUP_ID, REPO, free_port, wait_until_up
+from demo import GROUP_ID, REPO, simulator_running
 
 DEMO = REPO / ".demo-events"
 READ_EVENTS = """
@@ -43,25 +43,7 @@ def main() -> int:
     shutil.rmtree(DEMO, ignore_errors=True)
     home = DEMO / "airflow-home"
     home.mkdir(parents=True)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    simulator = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "airflow_provider_sdrs.testing.simulator",
-            "--port",
-            str(port),
-            "--group",
-            f"group_id={GROUP_ID},name=erp-production,status=protected",
-            "--resource-durations",
-            "1,3",
-        ],
-        stdout=(DEMO / "simulator.out").open("w"),
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_until_up(url, simulator)
+    with simulator_running(DEMO, "1,3") as url:
         from airflow_provider_sdrs.testing.simulator import connection_for
 
         env = {
@@ -98,12 +80,6 @@ def main() -> int:
         record = (DEMO / "reports" / "failovers.jsonl").read_text().splitlines()[-1]
         print(f"4. recorded: {record}\nDemo succeeded: logs in {DEMO.relative_to(REPO)}/")
         return 0
-    finally:
-        simulator.terminate()
-        try:
-            simulator.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            simulator.kill()
 
 
 if __name__ == "__main__":
