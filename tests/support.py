@@ -25,7 +25,6 @@ except ImportError:  # Airflow 3.1
     from airflow.exceptions import AirflowRescheduleException, TaskDeferred  # type: ignore[no-redef]
 
 from airflow_provider_sdrs.sensors.sdrs import SdrsJobSensor
-from airflow_provider_sdrs.triggers.sdrs import SdrsJobTrigger
 
 #: The sensor's three ways of waiting, for the scenario tables.
 MODES = ["poke", "reschedule", "deferrable"]
@@ -46,6 +45,23 @@ class TaskInstanceStandIn:
 
     def xcom_push(self, key: str, value: Any) -> None:
         self.xcom[key] = value
+
+
+EXAMPLE_DAGS = Path(__file__).resolve().parents[1] / "example_dags"
+
+
+def load_example_dag(name: str) -> Any:
+    """The DAG of ``example_dags/{name}.py``, loaded as a DAG file is; its retries wait no time between tries
+    (same number of retries as in production, without minutes between them)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLE_DAGS / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for task in module.dag.tasks:
+        task.retry_delay = timedelta(0)
+    return module.dag
 
 
 async def first_event(trigger):
@@ -75,8 +91,46 @@ def run_operator(operator: Any, ti: TaskInstanceStandIn | None = None) -> tuple[
             step, arguments = getattr(operator, deferred.method_name), {**(deferred.kwargs or {}), "event": payload}
 
 
+def run_as_airflow(template: Any, mode: str) -> tuple[Any, TaskInstanceStandIn]:
+    """Run the sensor ``template`` as Airflow would in ``mode``; return its result and the task instance, or
+    raise its error.
+
+    Reschedule mode runs each try on a fresh copy, as a new process would; deferrable mode runs the trigger
+    it deferred to (rebuilt from its serialized form, as the triggerer does) to its first event, and resumes
+    a fresh copy with it.
+    """
+    ti = TaskInstanceStandIn()
+    context = {"ti": ti}
+    if mode == "poke":
+        return template.execute(context), ti
+    if mode == "reschedule":
+        while True:
+            sensor = copy.deepcopy(template)  # every try runs in a fresh process
+            try:
+                return sensor.execute(context), ti
+            except AirflowRescheduleException as reschedule:
+                ti.first_reschedule = ti.first_reschedule or datetime.now(timezone.utc)
+                time.sleep(max(0.0, (reschedule.reschedule_date - datetime.now(timezone.utc)).total_seconds()))
+    try:
+        return template.execute(context), ti
+    except TaskDeferred as deferred:
+        ti.deferrals.append(deferred.trigger)
+        classpath, kwargs = deferred.trigger.serialize()
+        trigger_class = type(deferred.trigger)
+        assert classpath == f"{trigger_class.__module__}.{trigger_class.__qualname__}"
+        event = asyncio.run(first_event(trigger_class(**kwargs)))
+        resumed = copy.deepcopy(template)  # resumed on a worker, as a new task instance
+        try:
+            return getattr(resumed, deferred.method_name)(context, event.payload), ti
+        except (AirflowSensorTimeout, AirflowFailException) as error:
+            # BaseSensorOperator.resume_execution applies soft_fail to resumed sensors.
+            if template.soft_fail:
+                raise AirflowSkipException("Skipping due to soft_fail is set to True.") from error
+            raise
+
+
 def run_sensor(mode: str, job_id: str, *, timeout: float = 5.0, **kwargs):
-    """Run the sensor as Airflow would in ``mode`` and return its result (or raise its error)."""
+    """Run an ``SdrsJobSensor`` as Airflow would in ``mode`` and return its result (or raise its error)."""
     template = SdrsJobSensor(
         task_id="wait",
         job_id=job_id,
@@ -86,32 +140,7 @@ def run_sensor(mode: str, job_id: str, *, timeout: float = 5.0, **kwargs):
         deferrable=mode == "deferrable",
         **{"not_found_grace": 0.3, "poll_retry_delay": 0.01, **kwargs},
     )
-    ti = TaskInstanceStandIn()
-    context = {"ti": ti}
-    if mode == "poke":
-        return template.execute(context)
-    if mode == "reschedule":
-        while True:
-            sensor = copy.deepcopy(template)  # every try runs in a fresh process
-            try:
-                return sensor.execute(context)
-            except AirflowRescheduleException as reschedule:
-                ti.first_reschedule = ti.first_reschedule or datetime.now(timezone.utc)
-                time.sleep(max(0.0, (reschedule.reschedule_date - datetime.now(timezone.utc)).total_seconds()))
-    try:
-        return template.execute(context)
-    except TaskDeferred as deferred:
-        classpath, kwargs = deferred.trigger.serialize()
-        assert classpath == "airflow_provider_sdrs.triggers.sdrs.SdrsJobTrigger"
-        event = asyncio.run(first_event(SdrsJobTrigger(**kwargs)))
-        resumed = copy.deepcopy(template)  # resumed on a worker, as a new task instance
-        try:
-            return getattr(resumed, deferred.method_name)(context, event.payload)
-        except (AirflowSensorTimeout, AirflowFailException) as error:
-            # BaseSensorOperator.resume_execution applies soft_fail to resumed sensors.
-            if template.soft_fail:
-                raise AirflowSkipException("Skipping due to soft_fail is set to True.") from error
-            raise
+    return run_as_airflow(template, mode)[0]
 
 
 # -- connections and TLS ------------------------------------------------------------------------------

@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import time
-from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "example_dags"
-
-
-def load(name: str):
-    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    for task in module.dag.tasks:
-        # Same retries as in production, without waiting minutes between them.
-        task.retry_delay = timedelta(0)
-    return module.dag
+from tests.support import EXAMPLE_DAGS, load_example_dag
 
 
 def tries(dag_run) -> dict[str, int]:
@@ -56,9 +42,9 @@ def states(dag_run) -> dict[str, str]:
     return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
 
 
-@pytest.mark.parametrize("name", sorted(path.stem for path in EXAMPLES.glob("*.py")))
+@pytest.mark.parametrize("name", sorted(path.stem for path in EXAMPLE_DAGS.glob("*.py")))
 def test_every_example_dag_parses(name):
-    dag = load(name)
+    dag = load_example_dag(name)
     assert dag.dag_id == name
     assert dag.tasks and all(task.doc_md or task.task_id for task in dag.tasks)
 
@@ -67,7 +53,7 @@ def test_every_example_dag_parses(name):
 def test_sensor_example_waits_for_a_job(mode, sdrs_password_connection):
     sim = sdrs_password_connection.simulator
     job_id = sim.add_job(init_seconds=0.3, run_seconds=1.0, sub_jobs=2, clock_from_first_poll=True)
-    dag = load("sdrs_job_sensor")
+    dag = load_example_dag("sdrs_job_sensor")
     sensor = dag.get_task("wait_for_job")
     sensor.poke_interval = 0.2
     sensor.deferrable = mode == "deferrable"
@@ -86,7 +72,7 @@ def test_sensor_example_fails_the_run_when_the_job_fails(sdrs_connection):
     job_id = sdrs_connection.simulator.add_job(
         outcome="FAIL", run_seconds=0.5, error_code="SDRS.1830", clock_from_first_poll=True
     )
-    dag = load("sdrs_job_sensor")
+    dag = load_example_dag("sdrs_job_sensor")
     dag.get_task("wait_for_job").poke_interval = 0.2
     dag_run = dag.test(run_conf={"job_id": job_id})
     assert str(dag_run.state) == "failed"
@@ -107,7 +93,7 @@ def drill_sim(sdrs_connection, monkeypatch):
 
 def run_drill(sim, tmp_path, **conf):
     group_id = sim.add_group(status="protected", name="erp")
-    dag = load("sdrs_dr_drill")
+    dag = load_example_dag("sdrs_dr_drill")
     dag_run = dag.test(
         run_conf={"server_group_id": group_id, "target_rto_seconds": 600, "report_dir": str(tmp_path), **conf}
     )
@@ -185,7 +171,7 @@ def test_dr_drill_whose_job_fails_deletes_the_broken_drill_and_reports_the_failu
 )
 def test_failover_runbook(drill_sim, mode, ran, skipped, submitted):
     group_id = drill_sim.add_group(status="protected", name="erp")
-    dag_run = load("sdrs_planned_failover").test(run_conf={"server_group_id": group_id, "mode": mode})
+    dag_run = load_example_dag("sdrs_planned_failover").test(run_conf={"server_group_id": group_id, "mode": mode})
     got = states(dag_run)
     assert str(dag_run.state) == "success", got
     assert got[ran] == "success" and got[skipped] == "skipped" and got["reprotect"] == "success"
@@ -198,7 +184,7 @@ def test_failover_runbook(drill_sim, mode, ran, skipped, submitted):
 
 def test_failover_runbook_stops_before_submitting_when_the_group_is_not_ready(drill_sim):
     group_id = drill_sim.add_group(status="available", name="erp")
-    dag_run = load("sdrs_planned_failover").test(run_conf={"server_group_id": group_id, "mode": "planned"})
+    dag_run = load_example_dag("sdrs_planned_failover").test(run_conf={"server_group_id": group_id, "mode": "planned"})
     assert str(dag_run.state) == "failed"
     assert states(dag_run)["preflight"] == "failed"
     assert sum(drill_sim.resources.submissions.values()) == 0
@@ -227,7 +213,7 @@ def test_a_planned_failover_gives_its_asset_event_the_operation_and_the_followup
 ):
     monkeypatch.setenv("SDRS_EXAMPLE_REPORT_DIR", str(tmp_path))
     drill_sim.add_group(status="protected", name="erp", group_id=EXAMPLE_GROUP)
-    runbook = load("sdrs_planned_failover")
+    runbook = load_example_dag("sdrs_planned_failover")
     uri = runbook.get_task("planned_failover").outlets[0].uri
     before = len(asset_events(uri))
     dag_run = runbook.test(run_conf={"server_group_id": EXAMPLE_GROUP, "mode": "planned"})
@@ -241,7 +227,7 @@ def test_a_planned_failover_gives_its_asset_event_the_operation_and_the_followup
     assert extra["priority_station"] == "target" and extra["duration_seconds"] > 0
 
     # The downstream DAG, scheduled on that asset, with that extra (dag.test() cannot hand it an asset event).
-    run = load("sdrs_failover_followup").test(run_conf={"failover": extra})
+    run = load_example_dag("sdrs_failover_followup").test(run_conf={"failover": extra})
     assert str(run.state) == "success", states(run)
     record = xcom(run, "record_failover")
     assert record["job_id"] == job_id and record["production_site"] == "target"
@@ -250,7 +236,7 @@ def test_a_planned_failover_gives_its_asset_event_the_operation_and_the_followup
 
 
 def test_the_followup_is_scheduled_on_the_runbooks_outlet():
-    followup, runbook = load("sdrs_failover_followup"), load("sdrs_planned_failover")
+    followup, runbook = load_example_dag("sdrs_failover_followup"), load_example_dag("sdrs_planned_failover")
     scheduled_on = {asset.uri for asset in followup.timetable.asset_condition.objects}
     outlets = [runbook.get_task(task_id).outlets for task_id in ("planned_failover", "failover")]
     produced = {asset.uri for assets in outlets for asset in assets}
@@ -259,7 +245,7 @@ def test_the_followup_is_scheduled_on_the_runbooks_outlet():
 
 def test_the_followup_skips_an_event_about_another_group(sdrs_connection):
     other = "0f0e0d0c-2a66-4f2c-9c23-c2b1b3c9e0a1"
-    run = load("sdrs_failover_followup").test(run_conf={"failover": {"server_group_id": other}})
+    run = load_example_dag("sdrs_failover_followup").test(run_conf={"failover": {"server_group_id": other}})
     assert states(run) == {"failover_event": "skipped", "check_application": "skipped", "record_failover": "skipped"}
     assert sdrs_connection.simulator.records == []
 
@@ -275,7 +261,7 @@ def test_group_watch_gathers_the_broken_group_its_failed_jobs_and_last_drill(dri
     time.sleep(0.2)
     assert drill_sim.resource_status("group", group_id) == "error-reprotecting"
 
-    run = load("sdrs_group_watch").test(run_conf={"server_group_id": group_id})
+    run = load_example_dag("sdrs_group_watch").test(run_conf={"server_group_id": group_id})
     assert str(run.state) == "success", states(run)
     summary = xcom(run, "write_report")
     (report,) = summary["groups"]
@@ -289,7 +275,7 @@ def test_group_watch_gathers_the_broken_group_its_failed_jobs_and_last_drill(dri
 def test_group_watch_is_started_by_a_group_watcher():
     from airflow_provider_sdrs.triggers.sdrs import SdrsProtectionGroupEventTrigger
 
-    (asset,) = load("sdrs_group_watch").timetable.asset_condition.objects
+    (asset,) = load_example_dag("sdrs_group_watch").timetable.asset_condition.objects
     (watcher,) = asset.watchers
     assert isinstance(watcher.trigger, SdrsProtectionGroupEventTrigger)
     assert watcher.trigger.statuses == ["error-*"] and watcher.trigger.server_group_id is None

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import copy
 import threading
 import time
-from datetime import datetime, timezone
 
 import pytest
 from airflow.providers.common.compat.sdk import (
@@ -17,17 +14,11 @@ from airflow.providers.common.compat.sdk import (
 
 from airflow_provider_sdrs.exceptions import SdrsError, SdrsResourceStatusError, SdrsValidationError
 from airflow_provider_sdrs.sensors.sdrs import SdrsProtectionGroupSensor
-from airflow_provider_sdrs.triggers.sdrs import SdrsResourceTrigger
-from tests.support import MODES, TaskInstanceStandIn, first_event
-
-try:
-    from airflow.sdk.exceptions import AirflowRescheduleException, TaskDeferred
-except ImportError:  # Airflow 3.1
-    from airflow.exceptions import AirflowRescheduleException, TaskDeferred  # type: ignore[no-redef]
+from tests.support import MODES, run_as_airflow
 
 
 def run_group_sensor(mode: str, group_id: str, *, timeout: float = 5.0, **kwargs):
-    """Run the sensor as Airflow would in ``mode``; return its result or raise its error."""
+    """Run the sensor as Airflow would in ``mode``; return its result and task instance, or raise its error."""
     template = SdrsProtectionGroupSensor(
         task_id="wait_for_group",
         server_group_id=group_id,
@@ -37,32 +28,7 @@ def run_group_sensor(mode: str, group_id: str, *, timeout: float = 5.0, **kwargs
         deferrable=mode == "deferrable",
         **{"poll_retry_delay": 0.01, **kwargs},
     )
-    ti = TaskInstanceStandIn()
-    context = {"ti": ti}
-    if mode == "poke":
-        return template.execute(context), ti
-    if mode == "reschedule":
-        while True:
-            sensor = copy.deepcopy(template)
-            try:
-                return sensor.execute(context), ti
-            except AirflowRescheduleException as reschedule:
-                ti.first_reschedule = ti.first_reschedule or datetime.now(timezone.utc)
-                time.sleep(max(0.0, (reschedule.reschedule_date - datetime.now(timezone.utc)).total_seconds()))
-    try:
-        return template.execute(context), ti
-    except TaskDeferred as deferred:
-        classpath, trigger_kwargs = deferred.trigger.serialize()
-        assert classpath == "airflow_provider_sdrs.triggers.sdrs.SdrsResourceTrigger"
-        ti.deferrals.append(deferred.trigger)
-        event = asyncio.run(first_event(SdrsResourceTrigger(**trigger_kwargs)))
-        resumed = copy.deepcopy(template)
-        try:
-            return getattr(resumed, deferred.method_name)(context, event.payload), ti
-        except (AirflowSensorTimeout, AirflowFailException) as error:
-            if template.soft_fail:  # BaseSensorOperator.resume_execution applies soft_fail so
-                raise AirflowSkipException("Skipping due to soft_fail is set to True.") from error
-            raise
+    return run_as_airflow(template, mode)
 
 
 def later(seconds: float, action) -> None:

@@ -5,52 +5,20 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from airflow_provider_sdrs._core import operations
 from airflow_provider_sdrs.testing.simulator import SdrsSimulator, connection_for
 from airflow_provider_sdrs.ui import posture, sdrs_reads
 from airflow_provider_sdrs.ui.access import Access
 from airflow_provider_sdrs.ui.settings import UiSettings
-from tests.support import airflow_api
+from tests.support import airflow_api, load_example_dag
 
-GROUP_STATUSES = [
-    "creating",
-    "available",
-    "protected",
-    "deleting",
-    "starting",
-    "stopping",
-    "reprotecting",
-    "reversing",
-    "failing-over",
-    "failed-over",
-    "error",
-    "error-deleting",
-    "error-starting",
-    "error-stopping",
-    "error-reprotecting",
-    "error-reversing",
-    "error-failing-over",
-]
+GROUP_STATUSES = sorted(operations.GROUP_STATUSES)
 #: Refuses connections at once: a connection whose SDRS is down.
 DEAD_URL = "http://127.0.0.1:9"
-
-
-def load(name: str):
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[2] / "example_dags" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"ui_{name}", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    for task in module.dag.tasks:
-        task.retry_delay = timedelta(0)
-    return module.dag
 
 
 class World:
@@ -121,12 +89,12 @@ def world(tmp_path_factory) -> Any:
         }
         w.passed_group = sim.add_group(status="protected", name="erp-passed")
         w.failed_group = sim.add_group(status="protected", name="erp-failed")
-        drill = load("sdrs_dr_drill")
+        drill = load_example_dag("sdrs_dr_drill")
         w.passed_run = drill.test(
             run_conf={"server_group_id": w.passed_group, "target_rto_seconds": 600, "report_dir": str(reports)}
         )
         sim.resources.fail_next("createDisasterRecoveryDrill")
-        w.failed_run = load("sdrs_dr_drill").test(
+        w.failed_run = load_example_dag("sdrs_dr_drill").test(
             run_conf={"server_group_id": w.failed_group, "target_rto_seconds": 600, "report_dir": str(reports)}
         )
         assert (str(w.passed_run.state), str(w.failed_run.state)) == ("success", "failed")
@@ -135,7 +103,7 @@ def world(tmp_path_factory) -> Any:
         w.failed_job = {"dag_id": "sdrs_dr_drill", "run_id": w.failed_run.run_id, "task_id": "create_drill"}
         # A sensor deferred on a job that runs on: its trigger is all the page has to find the job by.
         done = sim.add_job(run_seconds=0.1)
-        sensor_run = load("sdrs_job_sensor").test(run_conf={"job_id": done})
+        sensor_run = load_example_dag("sdrs_job_sensor").test(run_conf={"job_id": done})
         w.running_job = sim.add_job(lifecycle=[("RUNNING", 0)], sub_jobs=3)
         w.deferred = _defer(sensor_run, "wait_for_job", w.running_job)
         with airflow_api(tmp_path_factory.mktemp("auth")) as api:

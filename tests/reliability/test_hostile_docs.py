@@ -8,10 +8,7 @@ Operators run through ``execute`` and, when deferrable, through the real trigger
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
-from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,7 +30,7 @@ from airflow_provider_sdrs.operators.sdrs import (
     SdrsDeleteDrillOperator,
     SdrsDeleteProtectionGroupOperator,
 )
-from tests.support import TaskInstanceStandIn, first_payload
+from tests.support import TaskInstanceStandIn, first_payload, load_example_dag
 
 try:
     from airflow.sdk.exceptions import TaskDeferred
@@ -217,24 +214,13 @@ def test_a_group_job_without_the_group_id_finds_the_group_by_name(sim, deferrabl
     assert sim.resource_status("group", new_group) == "available"
 
 
-def _load_example(name: str):
-    path = Path(__file__).resolve().parents[2] / "example_dags" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"example_{name}", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    for task in module.dag.tasks:
-        task.retry_delay = timedelta(0)
-    return module.dag
-
-
 def test_the_dr_drill_example_cleans_up_a_drill_its_job_did_not_name(sdrs_connection, monkeypatch, tmp_path):
     monkeypatch.setenv("SDRS_EXAMPLE_POLL_SECONDS", "0.1")
     sim = sdrs_connection.simulator
     sim.resources.durations = (0.2, 0.8)
     sim.resources.omit_created_ids = True
     group_id = sim.add_group(status="protected", name="erp")
-    dag_run = _load_example("sdrs_dr_drill").test(
+    dag_run = load_example_dag("sdrs_dr_drill").test(
         run_conf={"server_group_id": group_id, "target_rto_seconds": 600, "report_dir": str(tmp_path)}
     )
     states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}

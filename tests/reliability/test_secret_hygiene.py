@@ -19,7 +19,7 @@ import pytest
 from airflow_provider_sdrs.exceptions import SdrsError
 from airflow_provider_sdrs.hooks.sdrs import SdrsHook
 from airflow_provider_sdrs.triggers.sdrs import SdrsJobTrigger
-from tests.support import first_payload
+from tests.support import first_payload, load_example_dag
 
 SECRET_KEY = "SKhygiene7f3a9c1e5b2d"
 PASSWORD = "PWhygiene2b8d4f6a0c1e"
@@ -33,21 +33,6 @@ def redact(value: Any) -> Any:
     except ImportError:  # Airflow 3.1
         from airflow.sdk.execution_time.secrets_masker import redact as _redact  # type: ignore[no-redef]
     return _redact(value)
-
-
-def load(name: str):
-    import importlib.util
-    from datetime import timedelta
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "example_dags" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"hygiene_{name}", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    for task in module.dag.tasks:
-        task.retry_delay = timedelta(0)
-    return module.dag
 
 
 def stored_rows(dag_runs) -> list[str]:
@@ -103,12 +88,16 @@ def test_no_secret_leaves_the_connection(sim, monkeypatch, capsys, tmp_path):
     # Every example DAG, the deferrable ones included; password auth, so an IAM token is issued and used.
     use(monkeypatch, sim, "password")
     group_id = sim.add_group(status="protected", name="erp")
-    runs.append(load("sdrs_dr_drill").test(run_conf={"server_group_id": group_id, "report_dir": str(tmp_path)}))
-    runs.append(load("sdrs_planned_failover").test(run_conf={"server_group_id": group_id, "mode": "unplanned"}))
+    runs.append(
+        load_example_dag("sdrs_dr_drill").test(run_conf={"server_group_id": group_id, "report_dir": str(tmp_path)})
+    )
+    runs.append(
+        load_example_dag("sdrs_planned_failover").test(run_conf={"server_group_id": group_id, "mode": "unplanned"})
+    )
     # AK/SK with a security token: a deferred sensor whose job fails.
     use(monkeypatch, sim, "aksk")
     failing = sim.add_job(outcome="FAIL", run_seconds=0.5, clock_from_first_poll=True)
-    sensor_dag = load("sdrs_job_sensor")
+    sensor_dag = load_example_dag("sdrs_job_sensor")
     runs.append(sensor_dag.test(run_conf={"job_id": failing}))
     assert [str(run.state) for run in runs] == ["success", "success", "failed"]
 
@@ -181,9 +170,11 @@ def test_the_disaster_recovery_pages_show_no_secret(sim, monkeypatch, tmp_path):
     monkeypatch.setenv("AIRFLOW_CONN_SDRS_WRONG", json.dumps(wrong))
     monkeypatch.setenv("AIRFLOW__SDRS__UI_CONNECTIONS", "sdrs_default,sdrs_aksk,sdrs_wrong")
     group_id = sim.add_group(status="protected", name="erp-hygiene")
-    runs = [load("sdrs_dr_drill").test(run_conf={"server_group_id": group_id, "report_dir": str(tmp_path)})]
+    runs = [load_example_dag("sdrs_dr_drill").test(run_conf={"server_group_id": group_id, "report_dir": str(tmp_path)})]
     sim.resources.fail_next("createDisasterRecoveryDrill")
-    runs.append(load("sdrs_dr_drill").test(run_conf={"server_group_id": group_id, "report_dir": str(tmp_path)}))
+    runs.append(
+        load_example_dag("sdrs_dr_drill").test(run_conf={"server_group_id": group_id, "report_dir": str(tmp_path)})
+    )
     assert [str(run.state) for run in runs] == ["success", "failed"]
     sdrs_reads.CACHE.clear()
 
