@@ -16,6 +16,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
 
@@ -266,18 +267,63 @@ class TlsFront(LoopbackServer):
 
     async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
 
-        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-            try:
-                while data := await asyncio.wait_for(source.read(65536), 30):
-                    sink.write(data)
-                    await sink.drain()
-            except (OSError, asyncio.TimeoutError):
-                pass
-            finally:
-                sink.close()
 
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+class ForwardProxy(LoopbackServer):
+    """An HTTP proxy on a loopback port: CONNECT tunnels (for https endpoints) and absolute-form requests
+    (for http ones), each relayed to the host and port the client names. It records what it was asked.
+
+    An absolute-form request is relayed in origin form with ``Connection: close``: one request per
+    connection is all a test needs, and the answer's framing stays the server's.
+    """
+
+    def __init__(self, *, require_authorization: str | None = None) -> None:
+        super().__init__()
+        self.require_authorization = require_authorization
+        #: The request line of each connection, and its Proxy-Authorization field (or None).
+        self.requests: list[tuple[str, str | None]] = []
+
+    async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, asyncio.LimitOverrunError):
+            writer.close()
+            return
+        line, *fields = head.decode("latin-1").split("\r\n")
+        authorization = next(
+            (f.split(":", 1)[1].strip() for f in fields if f.lower().startswith("proxy-authorization:")), None
+        )
+        self.requests.append((line, authorization))
+        if self.require_authorization is not None and authorization != self.require_authorization:
+            writer.write(b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
+            writer.close()
+            return
+        method, target, version = line.split(" ", 2)
+        if method == "CONNECT":
+            host, port = target.rsplit(":", 1)
+            up_reader, up_writer = await asyncio.open_connection(host, int(port))
+            writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        else:
+            url = urlsplit(target)
+            up_reader, up_writer = await asyncio.open_connection(url.hostname, url.port or 80)
+            kept = [f for f in fields if f and not f.lower().startswith(("proxy-authorization:", "connection:"))]
+            origin_form = url.path + (f"?{url.query}" if url.query else "")
+            up_writer.write(
+                "\r\n".join([f"{method} {origin_form} {version}", *kept, "Connection: close", "", ""]).encode("latin-1")
+            )
+        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+
+
+async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+    try:
+        while data := await asyncio.wait_for(source.read(65536), 30):
+            sink.write(data)
+            await sink.drain()
+    except (OSError, asyncio.TimeoutError):
+        pass
+    finally:
+        sink.close()
 
 
 # -- Airflow's API server, in process --------------------------------------------------------------------

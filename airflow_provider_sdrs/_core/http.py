@@ -34,6 +34,13 @@ class HttpResponse:
         return self.headers.get(name.lower())
 
 
+# The bounds of an answer's head on both transports: a field line of at most 64 KiB and at most 99 fields
+# (what http.client lets through: it counts the blank line that ends a head against its 100), and at most
+# 16 interim (1xx) answers before the final one.
+MAX_FIELD_BYTES = 65536
+MAX_FIELDS = 99
+MAX_INTERIM_ANSWERS = 16
+
 FailureKind = Literal["connect", "timeout", "reset", "protocol"]
 
 

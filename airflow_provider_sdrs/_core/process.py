@@ -9,9 +9,9 @@ what is costly to get again:
 * :data:`TOKEN_CACHE` (``tokens``): IAM tokens by credentials (endpoint, domain, user, a hash of the
   password, project). A token is used until five minutes (or a tenth of its lifetime) before the expiry
   IAM gave it, or until SDRS refuses it.
-* the aiohttp session pool (``sessions``): one client session per event loop, endpoint, proxy and TLS
-  setting, open while some hook holds it. It lives in :mod:`airflow_provider_sdrs.hooks._async`, so that
-  no module a DAG file imports pulls in aiohttp, and registers itself here when that module is imported.
+* the connection pools (``pools``): one per event loop, endpoint, proxy and TLS setting, open
+  while some hook holds it. They live in :mod:`airflow_provider_sdrs.hooks._async`, so that no module a DAG
+  file imports pulls in an HTTP client, and register themselves here when that module is imported.
 
 Every cache is registered with :func:`register`, and :func:`reset_process_caches` empties them all: tests
 call it between cases, so that no token, connection or session leaks from one into the next.

@@ -35,6 +35,9 @@ from airflow_provider_sdrs._core.body import (
 from airflow_provider_sdrs._core.deadline import NO_DEADLINE, Deadline, deadline_passed, too_late_to_send
 from airflow_provider_sdrs._core.exchange import IamToken, iam_exchange
 from airflow_provider_sdrs._core.http import (
+    MAX_FIELD_BYTES,
+    MAX_FIELDS,
+    MAX_INTERIM_ANSWERS,
     FailureKind,
     HttpRequest,
     HttpResponse,
@@ -121,36 +124,29 @@ def _watch_socket(sock: socket.socket | None) -> None:
         watchdog.attach(sock)
 
 
-# Interim answers (102 Processing, 103 Early Hints...) skipped before the final one; a server that sends
-# more is refused.
-_MAX_INTERIM_ANSWERS = 16
-_MAX_LINE = 65536
-_MAX_HEADERS = 100
-
-
 class _FinalResponse(http.client.HTTPResponse):
-    """Skips every interim 1xx answer, as aiohttp does; ``http.client`` itself skips only 100 Continue and
-    would take a 103 Early Hints for the answer.
+    """Skips interim 1xx answers (up to :data:`MAX_INTERIM_ANSWERS`), as the asynchronous path does;
+    ``http.client`` itself skips only 100 Continue and would take a 103 Early Hints for the answer.
 
     101 Switching Protocols is a final answer, refused later like any other 1xx answer that ends a response.
     """
 
     def _read_status(self) -> tuple[str, int, str]:
-        for _ in range(_MAX_INTERIM_ANSWERS):
+        for _ in range(MAX_INTERIM_ANSWERS + 1):
             version, status, reason = super()._read_status()  # type: ignore[misc]
             if status in (100, 101) or not 100 <= status < 200:
                 return version, status, reason  # begin() skips 100 Continue itself
             self._skip_headers()
-        raise http.client.HTTPException(f"more than {_MAX_INTERIM_ANSWERS} interim answers")
+        raise http.client.HTTPException(f"more than {MAX_INTERIM_ANSWERS} interim answers")
 
     def _skip_headers(self) -> None:
-        for _ in range(_MAX_HEADERS + 1):
-            line = self.fp.readline(_MAX_LINE + 1)
-            if len(line) > _MAX_LINE:
+        for _ in range(MAX_FIELDS + 1):
+            line = self.fp.readline(MAX_FIELD_BYTES + 1)
+            if len(line) > MAX_FIELD_BYTES:
                 raise http.client.LineTooLong("header line")
             if line in (b"\r\n", b"\n", b""):
                 return
-        raise http.client.HTTPException(f"got more than {_MAX_HEADERS} headers")
+        raise http.client.HTTPException(f"got more than {MAX_FIELDS} headers")
 
 
 class _WatchedHTTPConnection(HTTPConnection):
@@ -325,7 +321,7 @@ def _cause(exc: BaseException) -> BaseException | None:
 def _connection_error_kind(exc: requests.exceptions.ConnectionError) -> FailureKind:
     """``connect`` when the request never left, ``protocol`` for an answer that is not HTTP, else ``reset``.
 
-    aiohttp reports a bad status line or oversized headers as a protocol error; so must this path.
+    The asynchronous path reports a bad status line or oversized headers as a protocol error; so must this one.
     """
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
     if isinstance(reason, NewConnectionError):
@@ -337,7 +333,7 @@ def _connection_error_kind(exc: requests.exceptions.ConnectionError) -> FailureK
 
 
 def _body_error_kind(exc: BaseException) -> FailureKind:
-    """A broken chunk length is a malformed answer (as aiohttp says); a body cut short is a reset."""
+    """A broken chunk length is a malformed answer (as on the asynchronous path); a body cut short is a reset."""
     return "protocol" if isinstance(_cause(exc), InvalidChunkLength) else "reset"
 
 

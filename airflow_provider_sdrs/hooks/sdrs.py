@@ -36,7 +36,7 @@ from airflow_provider_sdrs.exceptions import SdrsApiError, SdrsError
 from airflow_provider_sdrs.models import SdrsJob
 
 if TYPE_CHECKING:
-    from airflow_provider_sdrs.hooks._async import AiohttpTransport, AsyncTokenSource
+    from airflow_provider_sdrs.hooks._async import AsyncTokenSource, AsyncTransport
     from airflow_provider_sdrs.hooks._sync import RequestsTransport
 
 __all__ = ["SdrsHook"]
@@ -61,8 +61,8 @@ class SdrsHook(BaseHook):
     process-wide and shared by every hook with the same credentials.
 
     Blocking calls (``get_job``...) use one ``requests`` session per hook. Their ``a``-prefixed twins
-    (``aget_job``...) run on aiohttp with one client session per event loop; use ``async with hook:``
-    to hold that session across many calls, as a trigger does.
+    (``aget_job``...) run on asyncio with one connection pool per event loop and endpoint; use
+    ``async with hook:`` to hold the pools across many calls, as a trigger does.
 
     :param sdrs_conn_id: the Airflow connection to use.
     :param timeout: seconds to wait for one HTTP answer; defaults to the connection's ``extra.timeout``
@@ -98,7 +98,7 @@ class SdrsHook(BaseHook):
             retry_delay=numbers.retry_delay(retry_delay, "retry_delay"),
         )
         self._async_settings: SdrsSettings | None = None
-        self._async_transport: AiohttpTransport | None = None
+        self._async_transport: AsyncTransport | None = None
         self._async_token_source: AsyncTokenSource | None = None
         self._async_depth = 0
         self._bound: float | None = None
@@ -354,10 +354,10 @@ class SdrsHook(BaseHook):
 
     async def __aenter__(self) -> SdrsHook:
         if self._async_depth == 0:
-            from airflow_provider_sdrs.hooks._async import SESSIONS, AiohttpTransport, async_token
+            from airflow_provider_sdrs.hooks._async import POOLS, AsyncTransport, async_token
 
             settings = await self._aget_settings()
-            self._async_transport = AiohttpTransport(SESSIONS.acquire(settings), settings)
+            self._async_transport = AsyncTransport(POOLS.acquire(settings), settings)
             self._async_token_source = (
                 async_token(settings, self._async_transport, self._retry_policy, self.log, self._on_new_token)
                 if settings.auth_type == "password"
@@ -369,19 +369,19 @@ class SdrsHook(BaseHook):
     async def __aexit__(self, *exc_info: object) -> None:
         self._async_depth -= 1
         if self._async_depth == 0 and self._async_transport is not None:
-            from airflow_provider_sdrs.hooks._async import SESSIONS
+            from airflow_provider_sdrs.hooks._async import POOLS
 
             self._async_transport = None
-            await SESSIONS.release(await self._aget_settings())
+            await POOLS.release(await self._aget_settings())
 
     async def _adrive(self, steps: Steps[T]) -> T:
-        """Perform ``steps`` (a call, a read or a whole wait) on aiohttp; the hook's session is held meanwhile."""
+        """Perform ``steps`` (a call, a read or a whole wait) on asyncio; the hook's pools are held meanwhile."""
         from airflow_provider_sdrs.hooks._async import adrive
 
         async with self:
             transport = self._async_transport
             if transport is None:  # pragma: no cover - set by __aenter__
-                raise RuntimeError("the hook's asynchronous session is not open")
+                raise RuntimeError("the hook's asynchronous transport is not open")
             return await adrive(steps, transport, self._async_token_source)
 
     async def _aread(self, read: Read[T], deadline: float | None = None) -> T:

@@ -136,7 +136,7 @@ def test_transient_faults_above_the_budget_become_a_clear_poll_error(path, fault
     assert text in message and job_id in message and "after 3 attempts" in message
     assert not isinstance(info.value, SdrsJobNotFoundError)
     if fault == "reset" and path == "async":
-        # aiohttp reconnects once by itself when a pooled keep-alive connection turns out dead.
+        # A GET is sent once more, on a fresh connection, when a pooled keep-alive connection turns out dead.
         assert 3 <= sim.counters["job"] <= 6
     else:
         assert sim.counters["job"] == 3
@@ -296,8 +296,8 @@ def test_connection_test_tells_the_truth(auth, connect, monkeypatch):
     assert ("HTTP 401" in message) or ("IAM refused" in message)
 
 
-def test_one_session_serves_many_hooks_and_closes_cleanly(connect):
-    from airflow_provider_sdrs.hooks._async import SESSIONS
+def test_one_pool_serves_many_hooks_and_closes_cleanly(connect):
+    from airflow_provider_sdrs.hooks._async import POOLS
 
     sim = connect()
     job_ids = [sim.add_job(init_seconds=0, run_seconds=0) for _ in range(20)]
@@ -306,11 +306,11 @@ def test_one_session_serves_many_hooks_and_closes_cleanly(connect):
         hooks = [SdrsHook(**FAST) for _ in job_ids]
         for hook in hooks:
             await hook.__aenter__()
-        assert SESSIONS.open_sessions() == 1
+        assert POOLS.open_pools() == 1
         jobs = await asyncio.gather(*(hook.aget_job(j) for hook, j in zip(hooks, job_ids, strict=True)))
         for hook in hooks:
             await hook.__aexit__(None, None, None)
-        assert SESSIONS.open_sessions() == 0
+        assert POOLS.open_pools() == 0
         return jobs
 
     with warnings.catch_warnings(record=True) as caught:
@@ -338,7 +338,7 @@ def test_concurrent_waits_share_one_token_request(connect):
     assert sim.counters["token_requests"] == 1
 
 
-def test_hooks_with_different_timeouts_share_a_session_but_keep_their_timeout(connect):
+def test_hooks_with_different_timeouts_share_a_pool_but_keep_their_timeout(connect):
     sim = connect()
     job_id = sim.add_job(init_seconds=0, run_seconds=0)
     sim.add_fault("delay", delay=0.6, count=-1)

@@ -1,6 +1,6 @@
 """Both transports give one answer to the same wire, and a careless connection fails clearly.
 
-Each test runs on the blocking path (``requests``) and the asynchronous one (aiohttp) and talks HTTP over
+Each test runs on the blocking path (``requests``) and the asynchronous one (asyncio) and talks HTTP over
 loopback: to the simulator, or to a small raw server where the point is bytes no well-behaved server sends
 (a 1xx answer, a negative ``Content-Length``, a NUL in a header, duplicated headers, a body without a length
 that trickles past the timeout). Connection fields that cannot work (a CA directory, a file without
@@ -34,7 +34,7 @@ from airflow_provider_sdrs.testing.simulator import connection_for
 from airflow_provider_sdrs.triggers.sdrs import SdrsJobTrigger
 from tests.support import LoopbackServer, TlsFront, certificates, first_payload, use_connection
 
-PATHS = ["requests", "aiohttp"]
+PATHS = ["requests", "asyncio"]
 JOB_ID = "0000000062db92d70162db9d200f000a"
 DOC = json.dumps({"job_id": JOB_ID, "status": "RUNNING"}).encode()
 SECRET_KEY = "raw-server-secret-key-0001"
@@ -164,6 +164,16 @@ ODD_ANSWERS: dict[str, tuple[bytes, str]] = {
     "escape in a header": (_head("200 OK", "X-Request-Id: a\x1b[31mb", _LENGTH) + DOC, "protocol"),
     "bad chunk size": (_head("200 OK", "Transfer-Encoding: chunked") + b"zz\r\nabc\r\n0\r\n\r\n", "protocol"),
     "not HTTP at all": (b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03" * 10, "protocol"),
+    # The bounds of a head, the same on both: 99 fields, 64 KiB a field, 16 interim answers.
+    "100 header fields": (_head("200 OK", _LENGTH, *[f"X-F{i}: v" for i in range(99)]) + DOC, "protocol"),
+    "a 70 KB header field": (_head("200 OK", _LENGTH, "X-Big: " + "a" * 70_000) + DOC, "protocol"),
+    "17 interim answers": (_head("102 Processing") * 17 + _head("200 OK", _LENGTH) + DOC, "protocol"),
+    "99 header fields": (_head("200 OK", _LENGTH, *[f"X-F{i}: v" for i in range(98)]) + DOC, "job"),
+    "16 interim answers": (_head("102 Processing") * 16 + _head("200 OK", _LENGTH) + DOC, "job"),
+    # A body without a length ends with the connection.
+    "no length, then close": (_head("200 OK", "Connection: close") + DOC, "job"),
+    "HTTP/1.0": (b"HTTP/1.0 200 OK\r\n" + _LENGTH.encode() + b"\r\n\r\n" + DOC, "job"),
+    "body cut short": (_head("200 OK", f"Content-Length: {len(DOC) + 10}") + DOC, "reset"),
     "two gzip encodings": (
         _head(
             "200 OK", "Content-Encoding: gzip", "Content-Encoding: gzip", f"Content-Length: {len(gzip.compress(DOC))}"
@@ -181,7 +191,7 @@ def test_an_odd_answer_ends_the_same_way_on_both_transports(case, raw_server):
 
     results = {path: kind_of(outcome(path)) for path in PATHS}
 
-    assert results == {"requests": expected, "aiohttp": expected}
+    assert results == {"requests": expected, "asyncio": expected}
 
 
 def test_a_header_sent_twice_reads_the_same_on_both_transports(raw_server):
@@ -192,8 +202,8 @@ def test_a_header_sent_twice_reads_the_same_on_both_transports(raw_server):
 
     results = {path: str(outcome(path)) for path in PATHS}
 
-    assert results["requests"] == results["aiohttp"]
-    assert "first, second" in results["aiohttp"]
+    assert results["requests"] == results["asyncio"]
+    assert "first, second" in results["asyncio"]
 
 
 def test_a_body_without_length_trickling_past_the_timeout_is_a_timeout_on_both_transports(raw_server):
@@ -212,6 +222,89 @@ def test_a_body_without_length_trickling_past_the_timeout_is_a_timeout_on_both_t
 
         assert kind_of(result) == "timeout", (path, result)
         assert took < 2 * 1 + 1, (path, took)  # within twice the timeout, plus slack for a busy machine
+
+
+# -- a kept-alive connection -------------------------------------------------------------------------------
+
+
+def read_twice(path: str) -> list[Any]:
+    """Two reads of the job through one hook, so that the second may reuse the first's connection."""
+    hook = SdrsHook("sdrs_default", retry_limit=0)
+
+    async def both() -> list[Any]:
+        async with hook:
+            return [await _caught(hook.aget_job(JOB_ID)) for _ in range(2)]
+
+    try:
+        if path == "requests":
+            return [_caught_now(lambda: hook.get_job(JOB_ID)) for _ in range(2)]
+        return asyncio.run(both())
+    finally:
+        hook.close()
+
+
+async def _caught(call: Awaitable[Any]) -> Any:
+    try:
+        return await call
+    except SdrsError as error:
+        return error
+
+
+def _caught_now(call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    except SdrsError as error:
+        return error
+
+
+ANSWER = _head("200 OK", _LENGTH) + DOC
+SURPLUS = {
+    "a whole second answer": _head("200 OK", _LENGTH) + DOC,
+    "the start of a second answer": _head("200 OK", "Content-Length: 5000") + b'{"job_id": "',
+}
+
+
+@pytest.mark.parametrize("surplus", list(SURPLUS))
+@pytest.mark.parametrize("path", PATHS)
+def test_bytes_after_an_answer_retire_its_connection(path, surplus, raw_server):
+    async def answer_and_more(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(ANSWER + SURPLUS[surplus])
+        while True:  # the next requests on this connection, if the client sends any, get proper answers
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(ANSWER)
+
+    server = raw_server(answer_and_more)
+
+    results = [kind_of(result) for result in read_twice(path)]
+
+    # Reused, the connection would hand the second read the surplus (or the rest of the answer as the
+    # surplus's body): the read would time out or see a foreign document.
+    assert results == ["job", "job"]
+    if path == "asyncio":
+        # Retired at once (the blocking path drops bytes that came with an answer along with its buffer).
+        assert server.connections == 2
+
+
+def test_a_read_on_a_kept_alive_connection_the_server_dropped_is_sent_again_on_a_new_one(raw_server):
+    dropped: list[int] = []
+
+    async def answer_then_drop(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(ANSWER)  # keep-alive, as HTTP/1.1 is by default
+        await reader.readuntil(b"\r\n\r\n")  # the next request arrives, and the server drops it
+        dropped.append(server.connections)
+        transport = writer.transport
+        if isinstance(transport, asyncio.Transport):
+            transport.abort()
+
+    server = raw_server(answer_then_drop)
+
+    results = [kind_of(result) for result in read_twice("asyncio")]
+
+    # With no retries allowed, only the transport's own second try can save the second read: a request
+    # that got no byte of an answer on a reused connection is sent once more (RFC 9112, 9.3.1), if it is
+    # idempotent.
+    assert results == ["job", "job"]
+    assert dropped == [1] and server.connections == 2
 
 
 # -- deadlines -----------------------------------------------------------------------------------------

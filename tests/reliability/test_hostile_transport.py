@@ -1,7 +1,7 @@
 """A hostile network, a hostile server and a careless worker environment, on both transports.
 
 Every test talks HTTP to the simulator (over TLS where trust is the point), on the blocking path
-(``requests``) and the asynchronous one (aiohttp): the worker's environment never changes a request, no
+(``requests``) and the asynchronous one (asyncio): the worker's environment never changes a request, no
 cookie travels, bodies stop at the size limit, a request ends within its timeout however slowly the
 server sends, a black-hole endpoint cannot starve waits on other endpoints, and a wait's deadline bounds
 retries, ``Retry-After`` sleeps and waits for a token.
@@ -10,6 +10,7 @@ retries, ``Retry-After`` sleeps and waits for a token.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import re
@@ -21,6 +22,7 @@ import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout
@@ -30,9 +32,18 @@ from airflow_provider_sdrs.hooks.sdrs import SdrsHook
 from airflow_provider_sdrs.models import SdrsJobStatus
 from airflow_provider_sdrs.testing.simulator import SdrsSimulator, connection_for, new_job_id
 from airflow_provider_sdrs.triggers.sdrs import SdrsJobTrigger
-from tests.support import MODES, TaskInstanceStandIn, TlsFront, certificates, first_payload, run_sensor, use_connection
+from tests.support import (
+    MODES,
+    ForwardProxy,
+    TaskInstanceStandIn,
+    TlsFront,
+    certificates,
+    first_payload,
+    run_sensor,
+    use_connection,
+)
 
-PATHS = ["requests", "aiohttp"]
+PATHS = ["requests", "asyncio"]
 MiB = 1024 * 1024
 CAP = 4 * MiB
 
@@ -235,8 +246,8 @@ def test_requests_keeps_no_cookie_from_an_answer(sdrs_connection):
     assert "Cookie" not in second.headers
 
 
-def test_aiohttp_sends_no_cookie_of_one_connection_with_another(sdrs_simulator, monkeypatch):
-    # "localhost": aiohttp's default jar ignores cookies set by a bare IP address.
+def test_the_asynchronous_path_sends_no_cookie_of_one_connection_with_another(sdrs_simulator, monkeypatch):
+    # "localhost": a cookie jar may ignore cookies set by a bare IP address.
     url = f"http://localhost:{sdrs_simulator.port}"
     for conn_id in ("sdrs_a", "sdrs_b"):
         use_connection(monkeypatch, conn_id, connection_for(url, credentials=sdrs_simulator.credentials))
@@ -558,6 +569,52 @@ def test_a_proxy_without_a_scheme_names_extra_proxy(path, sdrs_simulator, monkey
     with pytest.raises(SdrsConfigError) as raised:
         read_job(path, job_id)
     assert raised.value.field == "extra.proxy"
+
+
+# -- a proxy from the connection carries every request, tunnelled to https and forwarded to http -------------
+
+PROXY_USER, PROXY_PASSWORD = "proxy-user", "proxy-p@ss-must-not-leak"
+PROXY_AUTHORIZATION = "Basic " + base64.b64encode(f"{PROXY_USER}:{PROXY_PASSWORD}".encode()).decode()
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("scheme", ["https", "http"])
+@pytest.mark.parametrize("auth", ["aksk", "password"])
+def test_the_connection_s_proxy_carries_every_request(path, scheme, auth, tls, sdrs_simulator, monkeypatch):
+    front, ca = tls
+    url = f"https://127.0.0.1:{front.port}" if scheme == "https" else sdrs_simulator.url
+    with ForwardProxy(require_authorization=PROXY_AUTHORIZATION) as proxy:
+        proxy_url = f"http://{PROXY_USER}:{quote(PROXY_PASSWORD, safe='')}@127.0.0.1:{proxy.port}"
+        connection = connection_for(url, auth, credentials=sdrs_simulator.credentials, verify=str(ca), proxy=proxy_url)
+        use_connection(monkeypatch, "sdrs_default", connection)
+        job = read_job(path, sdrs_simulator.add_job(init_seconds=0, run_seconds=0))
+    assert job.status is SdrsJobStatus.SUCCESS
+    lines = [line for line, _ in proxy.requests]
+    if scheme == "https":
+        # A tunnel to the endpoint: the proxy sees where, never what.
+        assert lines and all(line.startswith(f"CONNECT 127.0.0.1:{front.port} HTTP/1.") for line in lines), lines
+    else:
+        assert any(line.startswith(f"GET {url}/v1/") for line in lines), lines
+        if auth == "password":
+            assert any(line.startswith(f"POST {url}/v3/auth/tokens") for line in lines), lines
+    assert all(authorization == PROXY_AUTHORIZATION for _, authorization in proxy.requests)
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("scheme", ["https", "http"])
+def test_a_proxy_that_refuses_fails_the_read_without_its_password(path, scheme, tls, sdrs_simulator, monkeypatch):
+    front, ca = tls
+    url = f"https://127.0.0.1:{front.port}" if scheme == "https" else sdrs_simulator.url
+    with ForwardProxy(require_authorization="Basic c29tZW9uZS1lbHNl") as proxy:
+        proxy_url = f"http://{PROXY_USER}:{quote(PROXY_PASSWORD, safe='')}@127.0.0.1:{proxy.port}"
+        connection = connection_for(url, credentials=sdrs_simulator.credentials, verify=str(ca), proxy=proxy_url)
+        use_connection(monkeypatch, "sdrs_default", connection)
+        outcome, _ = timed(path, sdrs_simulator.add_job(init_seconds=0, run_seconds=0))
+    # Refused in the tunnel's set-up (https) or as the proxy's own HTTP answer (http).
+    assert isinstance(outcome, SdrsConnectionError if scheme == "https" else SdrsApiError), repr(outcome)
+    assert scheme == "https" or outcome.status == 407
+    assert PROXY_PASSWORD not in str(outcome) and quote(PROXY_PASSWORD, safe="") not in str(outcome)
+    assert proxy.requests and not [record for record in sdrs_simulator.records if record.route == "job"]
 
 
 # -- the simulator's control API reaches the new faults ----------------------------------------------------

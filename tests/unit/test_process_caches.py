@@ -22,14 +22,14 @@ def test_the_caches_the_hooks_use_are_the_registered_ones():
     from airflow_provider_sdrs.hooks import _async, _sync, sdrs
 
     registered = process.caches()
-    assert set(registered) == {"settings", "tokens", "sessions"}
+    assert set(registered) == {"settings", "tokens", "pools"}
     assert registered["settings"] is sdrs.ASYNC_SETTINGS
     assert registered["tokens"] is _sync.TOKEN_CACHE is _async.TOKEN_CACHE
-    assert registered["sessions"] is _async.SESSIONS
+    assert registered["pools"] is _async.POOLS
 
 
 def test_reset_empties_every_registered_cache():
-    from airflow_provider_sdrs.hooks._async import SESSIONS
+    from airflow_provider_sdrs.hooks._async import POOLS
 
     settings = _settings()
     now = time.time()
@@ -40,22 +40,22 @@ def test_reset_empties_every_registered_cache():
             return settings
 
         assert await process.ASYNC_SETTINGS.get(("sdrs_caches", None), lookup) is settings
-        return [lease.session for lease in SESSIONS.acquire(settings).values()]
+        return [lease.pool for lease in POOLS.acquire(settings).values()]
 
-    async def close(sessions: list[object]) -> None:
-        for session in sessions:
-            await session.close()  # type: ignore[attr-defined]
+    def close(pools: list[object]) -> None:
+        for pool in pools:
+            pool.close()  # type: ignore[attr-defined]
 
     loop = asyncio.new_event_loop()
     try:
-        sessions = loop.run_until_complete(fill())
+        pools = loop.run_until_complete(fill())
         filled = {name: len(cache) for name, cache in process.caches().items()}
         assert all(filled.values()), filled  # every cache holds something: the reset below has work to do
-        assert filled["sessions"] == 2  # SDRS and IAM are on different ports of one host
+        assert filled["pools"] == 2  # SDRS and IAM are on different ports of one host
         reset_process_caches()
         assert {name: len(cache) for name, cache in process.caches().items()} == dict.fromkeys(filled, 0)
         assert process.TOKEN_CACHE.get(settings.token_key) is None
-        loop.run_until_complete(close(sessions))
+        close(pools)
     finally:
         loop.close()
 
