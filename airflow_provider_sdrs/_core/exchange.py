@@ -2,7 +2,7 @@
 
 An exchange is a generator of :mod:`~airflow_provider_sdrs._core.steps`: it yields ``Send`` a request,
 ``Sleep`` before a retry, ``NeedToken`` for an IAM token, and receives each step's result; its return value
-is the decoded JSON body. A driver runs it, ``requests`` in a worker or aiohttp on an event loop, so
+is the decoded JSON body. A driver runs it, ``requests`` in a worker or asyncio on an event loop, so
 signing, URL building, response parsing, error mapping and retry policy cannot drift apart.
 """
 

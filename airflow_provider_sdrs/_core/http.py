@@ -107,6 +107,6 @@ def read_head(status: int, pairs: Iterable[tuple[str, str]]) -> tuple[dict[str, 
         if not all(_DIGITS.fullmatch(length) for length in lengths):
             return merged, "the answer's Content-Length is not a number of bytes"
         if len(lengths) > 1:
-            # HTTP lets a client take repeated equal values as one; aiohttp refuses them, so both paths do.
+            # HTTP lets a client take repeated equal values as one; llhttp refuses them, so both paths do.
             return merged, "the answer has more than one Content-Length value"
     return merged, None

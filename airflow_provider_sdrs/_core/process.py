@@ -14,7 +14,7 @@ what is costly to get again:
   file imports pulls in an HTTP client, and register themselves here when that module is imported.
 
 Every cache is registered with :func:`register`, and :func:`reset_process_caches` empties them all: tests
-call it between cases, so that no token, connection or session leaks from one into the next.
+call it between cases, so that no token, connection or pool leaks from one into the next.
 """
 
 from __future__ import annotations
@@ -62,14 +62,14 @@ def register(name: str, cache: CacheT) -> CacheT:
 
 
 def caches() -> dict[str, ProcessCache]:
-    """The registered caches by name (the session pool only once its module has been imported)."""
+    """The registered caches by name (the connection pools only once their module has been imported)."""
     return dict(_CACHES)
 
 
 def reset_process_caches() -> None:
-    """Forget every cached connection, IAM token and client session of this process.
+    """Forget every cached connection, IAM token and connection pool of this process.
 
-    For tests, between cases, when no hook is running: a session still held by a hook is forgotten, not
+    For tests, between cases, when no hook is running: a pool still held by a hook is forgotten, not
     closed.
     """
     for cache in _CACHES.values():

@@ -3,8 +3,8 @@
 The core is written as generators that yield these steps and receive their results: a request exchange
 (:func:`~airflow_provider_sdrs._core.exchange.api_exchange`), a read that parses its answer, and a whole
 wait (:mod:`airflow_provider_sdrs._waiting`), which is reads and sleeps. A driver performs the steps: one
-blocking (``requests`` and ``time.sleep``, in a worker) and one on asyncio (aiohttp and
-``asyncio.sleep``, in the triggerer). So both paths make the same requests, decisions and pauses.
+blocking (``requests`` and ``time.sleep``, in a worker) and one on asyncio (``hooks/_wire.py``
+and ``asyncio.sleep``, in the triggerer). So both paths make the same requests, decisions and pauses.
 
 A driver sends back each step's result; when performing a step raises an ``SdrsError`` (no IAM token
 could be had), it throws that error into the generator, which decides what it means.

@@ -53,7 +53,7 @@ KEEPALIVE_SECONDS = 15.0
 _MAX_TUNNEL_HEAD = 16384
 # A request with one of these methods may be sent again on a fresh connection when a reused one turns out
 # dead before answering: the server cannot have acted on it twice in a harmful way.
-_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+_IDEMPOTENT = frozenset({"GET", "OPTIONS", "PUT", "DELETE"})
 
 Result = HttpResponse | TransportFailure
 
@@ -103,8 +103,11 @@ class Route:
 def request_bytes(request: HttpRequest, target: str, route: Route) -> bytes:
     """The request as sent: request line, fields (the core's, plus framing) and body.
 
-    :raises ValueError: a field carries a line break (the core never builds one; this keeps it so).
+    :raises ValueError: a field carries a line break (the core never builds one; this keeps it so), or the
+        method is HEAD, whose answer's framing the parser would not know.
     """
+    if request.method == "HEAD":
+        raise ValueError("HEAD requests are not supported")
     fields = wire_headers(request.headers)
     lines = [f"{request.method} {target} HTTP/1.1"]
     lines.extend(f"{name}: {value}" for name, value in fields.items())
@@ -141,7 +144,9 @@ class Connection(asyncio.Protocol):
         self._interim = interim
         self._status = 0
         self._pairs: list[tuple[str, str]] = []
-        self._head_bytes = 0
+        # Bytes of this answer that were not body: its head, chunk framing and trailers.
+        self._framing_bytes = 0
+        self._chunks = 0
         self._head_done = False
         self._headers: dict[str, str] = {}
         self._reader: BodyReader | None = None
@@ -161,6 +166,10 @@ class Connection(asyncio.Protocol):
                 return TransportFailure("reset", "the connection closed before the request was sent")
             self.transport.write(data)
             return await waiter
+        except BaseException:
+            # Cancelled, possibly in the very step its answer came: the connection's state is unknown.
+            self._reusable = False
+            raise
         finally:
             self._waiter = None
             self._timer.cancel()
@@ -210,17 +219,18 @@ class Connection(asyncio.Protocol):
             self.close()
             return
         self._received = True
-        if not self._head_done:
-            self._head_bytes += len(data)
-            if self._head_bytes > _MAX_HEAD_BYTES:
-                self._fail("protocol", f"the answer's head is larger than {_MAX_HEAD_BYTES} bytes")
-                return
+        self._framing_bytes += len(data)  # on_body takes the body's share back out
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self._fail("protocol", "the answer switches to another protocol")
+            return
         except httptools.HttpParserError as error:
             self._fail("protocol", f"the answer is not valid HTTP ({error})")
+            return
+        # The parser holds a field whole until it ends, trailers included: what is not body stays bounded.
+        if self._framing_bytes > _MAX_HEAD_BYTES + 32 * self._chunks and not waiter.done():
+            self._fail("protocol", f"the answer's head, chunk framing or trailers pass {_MAX_HEAD_BYTES} bytes")
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -229,7 +239,7 @@ class Connection(asyncio.Protocol):
             tunnel.set_exception(ConnectionResetError("the proxy closed the connection"))
         if self._waiter is None or self._waiter.done():
             return
-        if self._head_done and self._reader is not None and self._reads_to_close:
+        if exc is None and self._head_done and self._reader is not None and self._reads_to_close:
             # A body without a length ends when the connection does.
             self._complete(self._reader)
             return
@@ -281,7 +291,11 @@ class Connection(asyncio.Protocol):
             "content-length" not in headers and "transfer-encoding" not in headers and status not in (204, 304)
         )
 
+    def on_chunk_header(self) -> None:
+        self._chunks += 1
+
     def on_body(self, chunk: bytes) -> None:
+        self._framing_bytes -= len(chunk)
         reader = self._reader
         if reader is None or self._waiter is None or self._waiter.done():
             return
@@ -408,7 +422,10 @@ class ConnectionPool:
                 retry = False
             result = await connection.exchange(data, max_body, until, budget)
             if not connection.closed:
-                self._idle.append(connection)
+                if self.closed:
+                    connection.close()  # its pool was closed meanwhile: nobody would take it again
+                else:
+                    self._idle.append(connection)
             elif (
                 retry
                 and isinstance(result, TransportFailure)
@@ -437,13 +454,17 @@ class ConnectionPool:
         host, port = (route.proxy_host, route.proxy_port) if via_proxy else (route.host, route.port)
         # The connection's own trust, for the proxy as for the endpoint.
         first_tls = self.tls if (route.proxy_scheme if via_proxy else route.scheme) == "https" else None
+        tunnel = via_proxy and route.scheme == "https"
+        if tunnel and first_tls is not None and sys.version_info < (3, 11):
+            # asyncio runs TLS inside TLS from Python 3.11 on.
+            return TransportFailure("connect", "an https proxy in front of an https endpoint needs Python 3.11+")
         connection: Connection | None = None
         try:
             async with timeout_after(max(0.0, until - loop.time())):
                 transport, connection = await loop.create_connection(
                     Connection, host, port, ssl=first_tls, server_hostname=host if first_tls else None
                 )
-                if via_proxy and route.scheme == "https":
+                if tunnel:
                     await connection.open_tunnel(route)
                     upgraded = await loop.start_tls(transport, connection, self.tls, server_hostname=route.host)
                     if upgraded is None:
@@ -455,6 +476,10 @@ class ConnectionPool:
             where = f"the proxy {route.proxy_host}" if via_proxy else route.host
             return TransportFailure("connect", f"no connection to {where} within the request's timeout")
         except OSError as error:  # refused, unreachable, DNS, TLS (ssl.SSLError), a refused tunnel
+            if connection is not None:
+                connection.close()
+            return TransportFailure("connect", f"{type(error).__name__}: {error}")
+        except Exception as error:  # whatever else asyncio or the TLS layer raised: still no connection
             if connection is not None:
                 connection.close()
             return TransportFailure("connect", f"{type(error).__name__}: {error}")

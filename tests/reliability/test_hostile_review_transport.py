@@ -224,6 +224,27 @@ def test_a_body_without_length_trickling_past_the_timeout_is_a_timeout_on_both_t
         assert took < 2 * 1 + 1, (path, took)  # within twice the timeout, plus slack for a busy machine
 
 
+@pytest.mark.parametrize("path", PATHS)
+def test_endless_trailers_are_refused_long_before_the_timeout(path, raw_server):
+    async def trailer_bomb(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(_head("200 OK", "Transfer-Encoding: chunked") + b"%x\r\n" % len(DOC) + DOC + b"\r\n0\r\n")
+        writer.write(b"X-Trailer: ")
+        for _ in range(20 * 16):  # 20 MB of one trailer field that never ends, sent at once
+            writer.write(b"a" * 65536)
+            await writer.drain()
+        await asyncio.sleep(10)
+
+    raw_server(trailer_bomb, timeout=5)
+    started = time.monotonic()
+
+    result = outcome(path)
+
+    # Held whole until it ends, the field would grow with every byte until the timeout. (urllib3 bounds
+    # trailer lines itself and calls the answer broken.)
+    assert kind_of(result) == ("protocol" if path == "asyncio" else "reset"), result
+    assert time.monotonic() - started < 4
+
+
 # -- a kept-alive connection -------------------------------------------------------------------------------
 
 
