@@ -14,8 +14,9 @@ import airflow_provider_sdrs.sensors.sdrs
 import airflow_provider_sdrs.operators.sdrs
 import airflow_provider_sdrs.assets.sdrs
 import airflow_provider_sdrs.triggers.sdrs
+import airflow_provider_sdrs.hooks.sdrs
 added = set(sys.modules) - before
-clients = ("requests", "aiohttp", "urllib3", "httpx", "yarl")
+clients = ("requests", "aiohttp", "urllib3", "httpx", "yarl", "httptools")
 print("ADDED:" + ",".join(sorted(m for m in added if m.split(".")[0] in clients)))
 """
 
