@@ -22,7 +22,7 @@ import asyncio
 import base64
 import ssl
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 import httptools
@@ -45,6 +45,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     from async_timeout import timeout as timeout_after
 
+# The most a head can take within the field bounds (the status line counted as one more field); also the
+# most an answer may spend on chunk framing and trailers.
 _MAX_HEAD_BYTES = (MAX_FIELDS + 1) * (MAX_FIELD_BYTES + 2)
 # An idle connection older than this is closed, not reused: a server or a middlebox may have dropped it
 # meanwhile (aiohttp's default too).
@@ -68,8 +70,8 @@ class Route:
     proxy_scheme: str | None = None
     proxy_host: str = ""
     proxy_port: int = 0
-    # ``Basic ...`` when the proxy URL carries credentials.
-    proxy_authorization: str | None = None
+    # ``Basic ...`` when the proxy URL carries credentials: a secret, kept out of the repr.
+    proxy_authorization: str | None = field(default=None, repr=False)
 
     @classmethod
     def of(cls, origin: str, proxy: str | None) -> Route:

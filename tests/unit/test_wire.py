@@ -191,3 +191,10 @@ def test_a_kept_alive_answer_leaves_its_connection_ready_for_the_next_request():
 
     assert isinstance(result, HttpResponse) and result.body == b"{}"
     assert not connection.closed and connection.served == 1
+
+
+def test_a_route_s_repr_keeps_the_proxy_credentials_out():
+    route = Route.of("https://sdrs.example.com", "http://user:proxy-secret@proxy:3128")
+
+    assert route.proxy_authorization is not None
+    assert route.proxy_authorization.split()[1] not in repr(route) and "proxy-secret" not in repr(route)
