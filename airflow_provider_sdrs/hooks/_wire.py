@@ -129,7 +129,6 @@ class Connection(asyncio.Protocol):
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.closed = False
-        self.served = 0
         self.idle_since = 0.0
         self._parser = httptools.HttpResponseParser(self)
         self._waiter: asyncio.Future[Result] | None = None
@@ -176,7 +175,6 @@ class Connection(asyncio.Protocol):
             self._waiter = None
             self._timer.cancel()
             self._timer = None
-            self.served += 1
             if self._reusable and not self.closed:
                 self.idle_since = loop.time()
             else:
@@ -390,7 +388,6 @@ class ConnectionPool:
         self.tls = tls
         self.slots = asyncio.Semaphore(size)
         self.closed = False
-        self.opened = 0
         self._idle: list[Connection] = []
         self._targets: dict[str, str] = {}
 
@@ -489,7 +486,6 @@ class ConnectionPool:
             if connection is not None:
                 connection.close()
             raise
-        self.opened += 1
         return connection
 
     def close(self) -> None:

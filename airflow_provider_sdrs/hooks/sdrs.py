@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import BaseHook
 
 from airflow_provider_sdrs._core import numbers, reads
+from airflow_provider_sdrs._core.body import decode_json
 from airflow_provider_sdrs._core.deadline import Deadline, as_deadline
-from airflow_provider_sdrs._core.exchange import ApiCall, Exchange, api_exchange
+from airflow_provider_sdrs._core.exchange import ApiCall, Decoder, Exchange, api_exchange
 from airflow_provider_sdrs._core.ids import is_safe_id
 from airflow_provider_sdrs._core.operations import (
     CREATE_DRILL,
@@ -153,9 +154,11 @@ class SdrsHook(BaseHook):
         _mask(token.value)
         remember_secret(token.value)
 
-    def _exchange(self, settings: SdrsSettings, call: ApiCall, deadline: Deadline) -> Exchange:
+    def _exchange(
+        self, settings: SdrsSettings, call: ApiCall, deadline: Deadline, decode: Decoder = decode_json
+    ) -> Exchange:
         """The steps of one call with ``settings``: authentication, retries, answer decoding."""
-        return api_exchange(settings, call, self._retry_policy, self.log, deadline)
+        return api_exchange(settings, call, self._retry_policy, self.log, deadline, decode)
 
     def _read_steps(
         self,
@@ -170,10 +173,7 @@ class SdrsHook(BaseHook):
         """
         if last is None:
             return read_steps(self._exchange(settings, read.call, as_deadline(deadline)), read)
-        exchange = api_exchange(
-            settings, read.call, self._retry_policy, self.log, as_deadline(deadline), decode=last.decode
-        )
-        return last.steps(exchange, read)
+        return last.steps(self._exchange(settings, read.call, as_deadline(deadline), last.decode), read)
 
     # -- blocking path ---------------------------------------------------------------------------
 

@@ -190,7 +190,25 @@ def test_a_kept_alive_answer_leaves_its_connection_ready_for_the_next_request():
     result, connection = asyncio.run(main())
 
     assert isinstance(result, HttpResponse) and result.body == b"{}"
-    assert not connection.closed and connection.served == 1
+    assert not connection.closed and connection.idle_since > 0
+
+
+@pytest.mark.parametrize(("idle_seconds", "reused"), [(1.0, True), (16.0, False)])
+def test_a_connection_idle_past_the_keepalive_is_closed_not_reused(idle_seconds, reused):
+    async def main() -> tuple[object, Connection, _Wire]:
+        pool = ConnectionPool(Route.of("http://sdrs.example.com", None), ssl.create_default_context(), 4)
+        connection, wire = Connection(), _Wire()
+        connection.connection_made(wire)
+        now = asyncio.get_running_loop().time()
+        connection.idle_since = now - idle_seconds
+        pool._idle.append(connection)
+        return pool._idle_connection(now), connection, wire
+
+    taken, connection, wire = asyncio.run(main())
+
+    # A server or a middlebox may have dropped a connection idle that long: a request on it would be lost.
+    assert (taken is connection) is reused
+    assert wire.aborted is not reused
 
 
 def test_a_route_s_repr_keeps_the_proxy_credentials_out():
